@@ -1,0 +1,3 @@
+using Unroll.Cli;
+
+return CliApp.Run(args);

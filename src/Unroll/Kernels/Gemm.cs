@@ -1,0 +1,145 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Unroll.Tensors;
+
+namespace Unroll.Kernels;
+
+/// <summary>
+/// A matrix-product backend: row-major <c>C ← alpha·op(A)·op(B) + beta·C</c> with op(X) = X or Xᵀ.
+/// op(A) is m×k, op(B) is k×n, C is m×n. Leading dimensions are row strides: element (i,j) of a row-major
+/// matrix X with leading dimension ldx is <c>x[i*ldx + j]</c>; when transA is set, A is stored k×m.
+/// beta = 0 overwrites C (NaN/∞ already in C do not propagate), as BLAS does.
+/// </summary>
+public interface IGemmBackend
+{
+    /// <summary>Short name shown by <c>unroll info</c>, e.g. "managed-avx512".</summary>
+    string Name { get; }
+    void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+              ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc);
+    void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+              ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc);
+}
+
+/// <summary>
+/// The active GEMM backend and typed entry points. Select with <see cref="Backend"/> or the environment variable
+/// <c>UNROLL_GEMM</c> (<c>managed</c>, <c>openblas</c>, <c>reference</c>).
+/// </summary>
+public static class Gemm
+{
+    private static IGemmBackend? _backend;
+
+    /// <summary>The backend used by every node. Defaults from <c>UNROLL_GEMM</c>.</summary>
+    public static IGemmBackend Backend
+    {
+        get => _backend ??= GemmBackends.FromEnvironment();
+        set => _backend = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>Checks sizes and leading dimensions; throws <see cref="ArgumentException"/> naming the operand.</summary>
+    public static void Validate(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)
+    {
+        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"Gemm: negative size m={m} n={n} k={k}.");
+        int aRows = transA ? k : m, aCols = transA ? m : k;
+        int bRows = transB ? n : k, bCols = transB ? k : n;
+        Need("A", aRows, aCols, aLen, lda);
+        Need("B", bRows, bCols, bLen, ldb);
+        Need("C", m, n, cLen, ldc);
+
+        static void Need(string name, int rows, int cols, int len, int ld)
+        {
+            if (rows == 0 || cols == 0) return;
+            if (ld < cols) throw new ArgumentException($"Gemm: leading dimension of {name} is {ld} < {cols} columns.");
+            long need = (long)(rows - 1) * ld + cols;
+            if (len < need) throw new ArgumentException($"Gemm: {name} ({rows}×{cols}, ld {ld}) needs {need} elements, has {len}.");
+        }
+    }
+
+    /// <summary>Generic entry point for float or double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+                              ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            Backend.Gemm(transA, transB, m, n, k, Unsafe.As<T, float>(ref alpha), MemoryMarshal.Cast<T, float>(a), lda,
+                         MemoryMarshal.Cast<T, float>(b), ldb, Unsafe.As<T, float>(ref beta), MemoryMarshal.Cast<T, float>(c), ldc);
+        else if (typeof(T) == typeof(double))
+            Backend.Gemm(transA, transB, m, n, k, Unsafe.As<T, double>(ref alpha), MemoryMarshal.Cast<T, double>(a), lda,
+                         MemoryMarshal.Cast<T, double>(b), ldb, Unsafe.As<T, double>(ref beta), MemoryMarshal.Cast<T, double>(c), ldc);
+        else throw new NotSupportedException($"Gemm: element type {typeof(T).Name} is not supported (float, double).");
+    }
+
+    /// <summary>
+    /// 2-D convenience: <c>c ← alpha·op(a)·op(b) + beta·c</c> on whole tensors viewed as matrices
+    /// (all leading dimensions but the last are flattened into rows).
+    /// </summary>
+    public static void MatMul<T>(Tensor<T> a, bool transA, Tensor<T> b, bool transB, Tensor<T> c, T alpha, T beta, string who = "MatMul")
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int aCols = a.Dim(-1), aRows = a.Length / Math.Max(aCols, 1);
+        int bCols = b.Dim(-1), bRows = b.Length / Math.Max(bCols, 1);
+        int cCols = c.Dim(-1), cRows = c.Length / Math.Max(cCols, 1);
+        int m = transA ? aCols : aRows, k = transA ? aRows : aCols;
+        int kb = transB ? bCols : bRows, n = transB ? bRows : bCols;
+        if (k != kb || cRows != m || cCols != n)
+            throw new ArgumentException($"{who}: shapes {a.ShapeString}{(transA ? "ᵀ" : "")} · {b.ShapeString}{(transB ? "ᵀ" : "")} → {c.ShapeString} do not match.");
+        Run(transA, transB, m, n, k, alpha, a.Span, aCols, b.Span, bCols, beta, c.Span, cCols);
+    }
+}
+
+/// <summary>
+/// The plain triple loop, accumulated in double. Slow and obviously correct: every fast backend is tested against it.
+/// </summary>
+public sealed class ReferenceGemm : IGemmBackend
+{
+    public static readonly ReferenceGemm Instance = new();
+    public string Name => "reference";
+
+    public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+                     ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        Kernels.Gemm.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                ref float cij = ref c[i * ldc + j];
+                cij = beta == 0f ? (float)(alpha * s) : (float)(alpha * s + (double)beta * cij);
+            }
+    }
+
+    public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+                     ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+    {
+        Kernels.Gemm.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                ref double cij = ref c[i * ldc + j];
+                cij = beta == 0 ? alpha * s : alpha * s + beta * cij;
+            }
+    }
+}
+
+/// <summary>Backend registry.</summary>
+public static class GemmBackends
+{
+    /// <summary>Resolves <c>UNROLL_GEMM</c> (default: the managed SIMD backend once it exists; for now reference).</summary>
+    public static IGemmBackend FromEnvironment()
+    {
+        var name = Environment.GetEnvironmentVariable("UNROLL_GEMM");
+        return ByName(string.IsNullOrWhiteSpace(name) ? "default" : name);
+    }
+
+    /// <summary>Backend by name: "reference" (more are registered by the GEMM kernels).</summary>
+    public static IGemmBackend ByName(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "reference" or "default" => ReferenceGemm.Instance,
+        _ => throw new ArgumentException($"unknown GEMM backend '{name}' (expected: reference)"),
+    };
+}
