@@ -55,6 +55,9 @@ public sealed record FlowEvidence(double[] Norms, int LastTime)
     public IReadOnlyList<(string Name, double Value)> OtherFactors { get; init; } = [];
     /// <summary>The Pascanu–Mikolov–Bengio condition on W_h, if known.</summary>
     public PmbCondition? Condition { get; init; }
+    /// <summary>True when <see cref="FlowEvidence.Norms"/> is a propagation curve (product of per-step gains of a
+    /// gradient sent back from the last step) rather than measured norms; changes the wording only.</summary>
+    public bool Propagated { get; init; }
     /// <summary>Fraction of saturated units (|h| &gt; 0.99 for tanh, h = 0 for ReLU), if measured.</summary>
     public double? Saturation { get; init; }
 }
@@ -96,7 +99,9 @@ public sealed record FlowVerdict(FlowVerdictKind Kind, double TotalGain, double 
         var kind = total < th.VanishingTotalGain || step < th.VanishingStepGain ? FlowVerdictKind.Vanishing
                  : total > th.ExplodingTotalGain || step > th.ExplodingStepGain ? FlowVerdictKind.Exploding
                  : FlowVerdictKind.Healthy;
-        parts.Add($"the gradient reaching t={first} is {Fmt.G3(total)} of that at t={e.LastTime} ({Fmt.G3(step)}× per step over {k} steps)");
+        parts.Add(e.Propagated
+            ? $"a gradient sent back from t={e.LastTime} keeps {Fmt.G3(total)} of its norm at t={first} ({Fmt.G3(step)}× per step over {k} steps)"
+            : $"the gradient reaching t={first} is {Fmt.G3(total)} of that at t={e.LastTime} ({Fmt.G3(step)}× per step over {k} steps)");
         AddFactors(e, th, parts);
         return new FlowVerdict(kind, total, step, string.Join("; ", parts));
     }
