@@ -18,7 +18,7 @@ namespace Unroll.IO;
 /// </list>
 /// Tensors are float32 (<see cref="Tensor{T}"/> of float) in both directions.
 /// </summary>
-public static class PyTorchLayout
+public static partial class PyTorchLayout
 {
     /// <summary>The names a model with <paramref name="c"/> has, sorted ordinally.</summary>
     public static IReadOnlyList<string> Names(LmConfig c)
@@ -79,13 +79,20 @@ public static class PyTorchLayout
     /// <summary>
     /// PyTorch → Unroll: reads the tensors of a state_dict for the model <paramref name="config"/>. A missing
     /// tensor, an extra tensor, or a wrong shape throws <see cref="InteropFormatException"/> naming it (and, for
-    /// shapes, both shapes). With <see cref="LmConfig.Tied"/>, <c>decoder.weight</c> may be absent; if present it
-    /// must equal <c>encoder.weight</c>.
+    /// shapes, both shapes). With <see cref="LmConfig.Tied"/>, one of <c>encoder.weight</c>/<c>decoder.weight</c>
+    /// may be absent (PyTorch's safetensors keeps one name of a shared tensor); if both are present they must be equal.
     /// </summary>
     public static LmWeights<T> Import<T>(LmConfig config, IReadOnlyDictionary<string, Tensor<float>> tensors) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var c = config.Validate();
         var shapes = Shapes(c);
+        if (c.Tied && !tensors.ContainsKey("encoder.weight") && tensors.TryGetValue("decoder.weight", out var only))
+        {
+            // safetensors.torch.save_model keeps one name of a shared tensor; with tying that may be decoder.weight
+            var copy = new Dictionary<string, Tensor<float>>(tensors, StringComparer.Ordinal) { ["encoder.weight"] = only };
+            copy.Remove("decoder.weight");
+            tensors = copy;
+        }
         var missing = shapes.Keys.Where(n => !tensors.ContainsKey(n) && !(c.Tied && n == "decoder.weight")).Order(StringComparer.Ordinal).ToList();
         if (missing.Count > 0)
             throw new InteropFormatException($"weights for a {Describe(c)}: missing tensor{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}.");

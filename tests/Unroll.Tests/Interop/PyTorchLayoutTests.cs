@@ -127,6 +127,11 @@ public class PyTorchLayoutTests
         sd.Remove("decoder.weight");                 // tied files may omit it
         var w = PyTorchLayout.Import<float>(cfg, sd);
         Assert.Equal(sd["encoder.weight"][2, 4], w.DecoderW[4, 2]);
+        sd["decoder.weight"] = sd["encoder.weight"]; // … or keep only decoder.weight (safetensors' save_model may)
+        sd.Remove("encoder.weight");
+        var w2 = PyTorchLayout.Import<float>(cfg, sd);
+        Assert.Equal(w.Embedding.ToArray(), w2.Embedding.ToArray());
+        Assert.Equal(w.DecoderW.ToArray(), w2.DecoderW.ToArray());
     }
 
     [Theory]
