@@ -13,7 +13,7 @@ Fixture format ("unroll-torch-fixture", version 1) — one JSON object:
                                    (weight_ih_l{k} [kH x D], weight_hh_l{k} [kH x H], bias_ih_l{k}, bias_hh_l{k};
                                    for language models: encoder.weight [V x E], rnn.*, decoder.weight [V x H],
                                    decoder.bias [V])
-  inputs  {name: tensor}           x (N,T,D) batch_first, h0/c0 (L,N,H), upstream gradients dout/dhn/dcn;
+  inputs  {name: tensor}           x (N,T,D) batch_first, h0/c0 (L,N,H), upstream gradients dout (N,T,H), dhn (N,H);
                                    language models: ids, targets (int64, (N,T))
   outputs {name: tensor}           out (N,T,H), hn, cn (L,N,H), loss (shape []); language models: logits (N,T,V)
   grads   {name: tensor}           d loss / d <name> for every input and every param (same names, same layouts)
@@ -21,8 +21,10 @@ A tensor is {"dtype": "float32"|"int64", "shape": [...], "data": [flat, row-majo
 as their shortest decimal that round-trips to the same float32 (numpy's str), so parsing each number directly
 as float32 gives back the exact bits (checked below before writing).
 
-Recurrent cases use the random-upstream loss  L = sum(out * dout) + sum(hn * dhn) [+ sum(cn * dcn)],
-so grads are exactly the backward pass of the module given those upstream gradients.
+Recurrent cases use the random-upstream loss  L = sum(out * dout) + sum(hn[L-1] * dhn)  (dhn: (N,H), the top
+layer's final state only), so grads are exactly the backward pass of the module given those upstream gradients.
+The loss reaches the final state only through the top layer's h (= out[:, T-1]), as a layer or stack's
+Backward(dhs) can express it; cn has no upstream gradient (it is still compared as an output).
 Language-model cases: Embedding -> RNN/LSTM/GRU (zero initial state) -> Linear -> CrossEntropyLoss
 (mean over all N*T positions), loss = that mean.
 """
@@ -106,15 +108,13 @@ def recurrent_case(name, seed, mode, N, T, D, H, L=1, x_scale=1.0):
     lstm = mode == "LSTM"
     c0 = torch.randn(L, N, H).requires_grad_() if lstm else None
     dout = torch.randn(N, T, H)
-    dhn = torch.randn(L, N, H)
-    dcn = torch.randn(L, N, H) if lstm else None
+    dhn = torch.randn(N, H)
 
     if lstm:
         out, (hn, cn) = m(x, (h0, c0))
-        loss = (out * dout).sum() + (hn * dhn).sum() + (cn * dcn).sum()
     else:
         out, hn = m(x, h0)
-        loss = (out * dout).sum() + (hn * dhn).sum()
+    loss = (out * dout).sum() + (hn[L - 1] * dhn).sum()
     loss.backward()
 
     params = {k: p for k, p in m.named_parameters()}
@@ -123,8 +123,6 @@ def recurrent_case(name, seed, mode, N, T, D, H, L=1, x_scale=1.0):
         inputs["c0"] = c0
     inputs["dout"] = dout
     inputs["dhn"] = dhn
-    if lstm:
-        inputs["dcn"] = dcn
     outputs = {"out": out, "hn": hn}
     if lstm:
         outputs["cn"] = cn
@@ -139,7 +137,7 @@ def recurrent_case(name, seed, mode, N, T, D, H, L=1, x_scale=1.0):
         "bias": True, "batch_first": True, "bidirectional": False, "dropout": 0.0,
         "nonlinearity": {"RNN_TANH": "tanh", "RNN_RELU": "relu"}.get(mode),
         "gate_order": GATES[mode], "N": N, "T": T, "x_scale": x_scale,
-        "loss": "sum(out*dout)+sum(hn*dhn)" + ("+sum(cn*dcn)" if lstm else ""),
+        "loss": "sum(out*dout)+sum(hn[L-1]*dhn)",
     }
     return write_fixture(name, seed, config, params, inputs, outputs, grads)
 

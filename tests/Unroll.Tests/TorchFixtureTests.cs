@@ -62,8 +62,10 @@ public class TorchFixtureTests
         }
         else
         {
-            loss = Dot(f.Outputs["out"].Floats, f.Inputs["dout"].Floats) + Dot(f.Outputs["hn"].Floats, f.Inputs["dhn"].Floats);
-            if (f.Outputs.TryGetValue("cn", out var cn)) loss += Dot(cn.Floats, f.Inputs["dcn"].Floats);
+            // sum(out ⊙ dout) + sum(hn[L−1] ⊙ dhn): the upstream gradient reaches only the top layer's final h
+            var hn = f.Outputs["hn"].Floats;
+            var dhn = f.Inputs["dhn"].Floats;
+            loss = Dot(f.Outputs["out"].Floats, f.Inputs["dout"].Floats) + Dot(hn[^dhn.Length..], dhn);
         }
         double recorded = f.Outputs["loss"].Scalar;
         Assert.True(Math.Abs(loss - recorded) <= 1e-5 * Math.Max(1, Math.Abs(recorded)), $"{name}: loss {loss} recomputed, {recorded} recorded");
