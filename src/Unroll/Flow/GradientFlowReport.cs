@@ -140,6 +140,25 @@ public static class GradientFlowReport
         return sb.ToString();
     }
 
+    /// <summary>
+    /// Fills a section of the self-contained HTML report: one generated sentence per setting (its verdict and
+    /// evidence), the norms plot and the factors plot (inline SVG, ids <c>{idPrefix}-norms</c> and
+    /// <c>{idPrefix}-factors</c>), and a table of σ_max, ρ, regime, gain and verdict per setting.
+    /// </summary>
+    public static void AddToSection(HtmlReport.Section section, IReadOnlyList<FlowCurve> curves, string idPrefix)
+    {
+        foreach (var c in curves) section.Text($"{c.Label}: {c.Verdict.Kind.ToString().ToLowerInvariant()} — {c.Verdict.Evidence}.");
+        section.Plot($"{idPrefix}-norms", "‖dh‖/N against backward steps k (log scale); dashed: through the recurrent layer.", Plots.Svg(NormsPlotOf(curves)));
+        if (curves.Any(c => c.MatrixFactors is not null || c.ActivationFactors is not null || c.Extra.Count > 0))
+            section.Plot($"{idPrefix}-factors", "Per-step factors of the backward pass; their product is the step gain (dotted line: 1).", Plots.Svg(FactorsPlotOf(curves)));
+        section.Table("Per setting", ["setting", "σ_max(W_h)", "ρ(W_h)", "regime", "total gain", "gain per step", "verdict"],
+            curves.Select(c => new[]
+            {
+                c.Label, Fmt.G3(c.Spectrum.SigmaMax), Fmt.G3(c.Spectrum.SpectralRadius), c.Condition.Regime.ToString(),
+                Fmt.G3(c.Verdict.TotalGain), Fmt.G3(c.Verdict.StepGain), c.Verdict.Kind.ToString().ToLowerInvariant(),
+            }));
+    }
+
     private static string Num(double v) => double.IsFinite(v) ? v.ToString("0.0000e+00", CultureInfo.InvariantCulture) : Fmt.G3(v);
 
     private static double[] Steps(int count, int first) => Enumerable.Range(first, count).Select(i => (double)i).ToArray();
