@@ -28,6 +28,21 @@ public interface IGemmBackend
 public static class Gemm
 {
     private static IGemmBackend? _backend;
+    private static int _threads = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Threads a backend may use for one product (default: all cores; the CLI's <c>--threads</c> sets it).
+    /// The managed backend runs small products on the calling thread regardless.
+    /// </summary>
+    public static int Threads
+    {
+        get => _threads;
+        set
+        {
+            if (value < 1) throw new ArgumentException($"Gemm.Threads must be at least 1 (got {value}).");
+            _threads = value;
+        }
+    }
 
     /// <summary>The backend used by every node. Defaults from <c>UNROLL_GEMM</c>.</summary>
     public static IGemmBackend Backend
@@ -129,17 +144,35 @@ public sealed class ReferenceGemm : IGemmBackend
 /// <summary>Backend registry.</summary>
 public static class GemmBackends
 {
-    /// <summary>Resolves <c>UNROLL_GEMM</c> (default: the managed SIMD backend once it exists; for now reference).</summary>
+    /// <summary>Names accepted by <see cref="ByName"/>.</summary>
+    public static readonly string[] Names = ["managed", "openblas", "reference"];
+
+    /// <summary>Resolves <c>UNROLL_GEMM</c> (default: the managed SIMD backend).</summary>
     public static IGemmBackend FromEnvironment()
     {
         var name = Environment.GetEnvironmentVariable("UNROLL_GEMM");
         return ByName(string.IsNullOrWhiteSpace(name) ? "default" : name);
     }
 
-    /// <summary>Backend by name: "reference" (more are registered by the GEMM kernels).</summary>
+    /// <summary>
+    /// Backend by name: "managed" (default; also "managed-avx512", "managed-avx2", "managed-scalar" to force an
+    /// instruction set), "openblas" (needs libopenblas at run time), "reference" (naive, for testing).
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown name, or the backend is not available on this machine.</exception>
     public static IGemmBackend ByName(string name) => name.Trim().ToLowerInvariant() switch
     {
-        "reference" or "default" => ReferenceGemm.Instance,
-        _ => throw new ArgumentException($"unknown GEMM backend '{name}' (expected: reference)"),
+        "managed" or "default" => ManagedGemm.Instance,
+        "managed-avx512" => Managed(GemmIsa.Avx512),
+        "managed-avx2" => Managed(GemmIsa.Avx2),
+        "managed-scalar" => Managed(GemmIsa.Scalar),
+        "openblas" => OpenBlasGemm.Load(),
+        "reference" => ReferenceGemm.Instance,
+        _ => throw new ArgumentException($"unknown GEMM backend '{name}' (expected: {string.Join(", ", Names)})"),
     };
+
+    private static ManagedGemm Managed(GemmIsa isa)
+    {
+        try { return isa == ManagedGemm.Instance.Isa ? ManagedGemm.Instance : new ManagedGemm(isa); }
+        catch (NotSupportedException e) { throw new ArgumentException(e.Message, e); }
+    }
 }

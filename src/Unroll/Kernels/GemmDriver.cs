@@ -1,0 +1,241 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Unroll.Kernels;
+
+/// <summary>
+/// A register-blocked GEMM microkernel: <c>C[0..MR, 0..NR] ← Σₚ a[p·MR + i] · b[p·bs + j] + beta·C</c>
+/// over <c>p &lt; kc</c>. <c>a</c> is a packed MR-row micro-panel (column of MR values per p), <c>b</c> is NR
+/// contiguous values per p with row stride <c>bs</c> (NR for a packed panel, ldb when B is read in place).
+/// beta = 0 stores without reading C. The static abstract members let the driver specialise per kernel.
+/// </summary>
+internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    static abstract int MR { get; }
+    static abstract int NR { get; }
+    static abstract bool IsSupported { get; }
+    static abstract void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
+}
+
+/// <summary>Portable 4×4 scalar microkernel (16 accumulators), used when no SIMD unit is available.</summary>
+internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 4;
+    public static int NR => 4;
+    public static bool IsSupported => true;
+
+    public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        T c00 = T.Zero, c01 = T.Zero, c02 = T.Zero, c03 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero;
+        T c20 = T.Zero, c21 = T.Zero, c22 = T.Zero, c23 = T.Zero, c30 = T.Zero, c31 = T.Zero, c32 = T.Zero, c33 = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            T b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3];
+            T a0 = a[0]; c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+            T a1 = a[1]; c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+            T a2 = a[2]; c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+            T a3 = a[3]; c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+            a += 4; b += bs;
+        }
+        Put(c, c00, c01, c02, c03, beta); c += ldc;
+        Put(c, c10, c11, c12, c13, beta); c += ldc;
+        Put(c, c20, c21, c22, c23, beta); c += ldc;
+        Put(c, c30, c31, c32, c33, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(T* c, T x0, T x1, T x2, T x3, T beta)
+    {
+        if (beta == T.Zero) { c[0] = x0; c[1] = x1; c[2] = x2; c[3] = x3; }
+        else { c[0] = x0 + beta * c[0]; c[1] = x1 + beta * c[1]; c[2] = x2 + beta * c[2]; c[3] = x3 + beta * c[3]; }
+    }
+}
+
+/// <summary>One GEMM call's operands as raw pointers (pinned by the caller for the duration of the call).</summary>
+internal unsafe struct GemmArgs<T> where T : unmanaged
+{
+    public T* A, B, C;
+    public int Lda, Ldb, Ldc, M, N, K;
+    public bool TransA, TransB;
+    public T Alpha, Beta;
+    /// <summary>B is read in place (row-major, not transposed) instead of being packed; chosen for small M.</summary>
+    public bool DirectB;
+}
+
+/// <summary>
+/// Per-thread packing buffers: pinned, 64-byte aligned, grown on demand and then reused (no allocation in steady state).
+/// </summary>
+internal sealed unsafe class GemmBuffers<T> where T : unmanaged
+{
+    [ThreadStatic] private static GemmBuffers<T>? t_current;
+    public static GemmBuffers<T> Current => t_current ??= new GemmBuffers<T>();
+
+    private T[]? _a, _b, _t;
+    public T* A, B, Tile;
+
+    public void Ensure(int aLen, int bLen, int tileLen)
+    {
+        if (_a is null || _a.Length < aLen + 64) A = Alloc(ref _a, aLen);
+        if (_b is null || _b.Length < bLen + 64) B = Alloc(ref _b, bLen);
+        if (_t is null || _t.Length < tileLen + 64) Tile = Alloc(ref _t, tileLen);
+    }
+
+    private static T* Alloc(ref T[]? arr, int len)
+    {
+        arr = GC.AllocateUninitializedArray<T>(len + 64, pinned: true);
+        nint p = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(arr));
+        return (T*)((p + 63) & ~(nint)63);
+    }
+}
+
+/// <summary>
+/// BLIS-style blocked GEMM over one rectangle <c>[r0,r1)×[c0,c1)</c> of C, specialised per microkernel
+/// <typeparamref name="TK"/>. Loops: jc (NC columns) → pc (KC depth; pack B panel) → ic (MC rows; pack A block,
+/// alpha folded in) → jr (NR) → ir (MR) → microkernel. The B micro-panel (KC×NR) stays in L1 across the ir loop,
+/// the A block (MC×KC) in L2. When <see cref="GemmArgs{T}.DirectB"/> is set, B is not packed: the microkernel reads
+/// B rows in place (stride ldb) and only the ragged last column strip is packed with zero padding.
+/// </summary>
+internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IMicroKernel<T>
+{
+    public const int KC = 256;
+    /// <summary>Rows of A packed per block: about 192 KiB (fits L2 with room for C and B).</summary>
+    public static int MC => Math.Max(TK.MR, 196608 / (KC * sizeof(T)) / TK.MR * TK.MR);
+    /// <summary>Columns of B packed per panel: about 4 MiB.</summary>
+    public static int NC => Math.Max(TK.NR, 4194304 / (KC * sizeof(T)) / TK.NR * TK.NR);
+
+    public static void Compute(in GemmArgs<T> g, int r0, int r1, int c0, int c1)
+    {
+        if (r0 >= r1 || c0 >= c1) return;
+        int mr = TK.MR, nr = TK.NR, kcMax = Math.Min(KC, g.K);
+        int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
+        int ncMax = g.DirectB ? nr : Math.Min(NC, RoundUp(c1 - c0, nr));
+        var buf = GemmBuffers<T>.Current;
+        buf.Ensure(mcMax * kcMax, ncMax * kcMax, mr * nr);
+        int ncStep = g.DirectB ? c1 - c0 : NC;
+
+        for (int jc = c0; jc < c1; jc += ncStep)
+        {
+            int nc = Math.Min(ncStep, c1 - jc);
+            for (int pc = 0; pc < g.K; pc += KC)
+            {
+                int kc = Math.Min(KC, g.K - pc);
+                T beta = pc == 0 ? g.Beta : T.One;
+                int fullCols = nc;
+                if (g.DirectB)
+                {
+                    fullCols = nc / nr * nr;
+                    if (fullCols < nc) PackB(g, pc, kc, jc + fullCols, nc - fullCols, buf.B);
+                }
+                else PackB(g, pc, kc, jc, nc, buf.B);
+
+                for (int ic = r0; ic < r1; ic += MC)
+                {
+                    int mc = Math.Min(MC, r1 - ic);
+                    PackA(g, ic, mc, pc, kc, buf.A);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int n1 = Math.Min(nr, nc - jr);
+                        T* bp; nint bs;
+                        if (!g.DirectB) { bp = buf.B + (nint)jr * kc; bs = nr; }
+                        else if (jr < fullCols) { bp = g.B + (nint)pc * g.Ldb + jc + jr; bs = g.Ldb; }
+                        else { bp = buf.B; bs = nr; }
+                        T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
+                        for (int ir = 0; ir < mc; ir += mr)
+                        {
+                            int m1 = Math.Min(mr, mc - ir);
+                            T* ap = buf.A + (nint)ir * kc;
+                            if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, bs, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                            else
+                            {
+                                TK.Run(kc, ap, bp, bs, buf.Tile, nr, T.Zero);
+                                StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    private static void StoreEdge(T* t, int nr, T* c, nint ldc, int m1, int n1, T beta)
+    {
+        for (int i = 0; i < m1; i++, t += nr, c += ldc)
+        {
+            if (beta == T.Zero) for (int j = 0; j < n1; j++) c[j] = t[j];
+            else for (int j = 0; j < n1; j++) c[j] = t[j] + beta * c[j];
+        }
+    }
+
+    /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc]·alpha into MR-row micro-panels: dst[panel·MR·kc + p·MR + i], zero-padded.</summary>
+    private static void PackA(in GemmArgs<T> g, int ic, int mc, int pc, int kc, T* dst)
+    {
+        int mr = TK.MR;
+        T alpha = g.Alpha;
+        for (int ir = 0; ir < mc; ir += mr, dst += (nint)mr * kc)
+        {
+            int m1 = Math.Min(mr, mc - ir);
+            if (!g.TransA)
+            {
+                for (int i = 0; i < m1; i++)
+                {
+                    T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
+                    T* d = dst + i;
+                    for (int p = 0; p < kc; p++, d += mr) *d = alpha * src[p];
+                }
+                for (int i = m1; i < mr; i++)
+                {
+                    T* d = dst + i;
+                    for (int p = 0; p < kc; p++, d += mr) *d = T.Zero;
+                }
+            }
+            else
+            {
+                T* d = dst;
+                for (int p = 0; p < kc; p++, d += mr)
+                {
+                    T* src = g.A + (nint)(pc + p) * g.Lda + ic + ir;
+                    int i = 0;
+                    for (; i < m1; i++) d[i] = alpha * src[i];
+                    for (; i < mr; i++) d[i] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into NR-column micro-panels: dst[panel·NR·kc + p·NR + j], zero-padded.</summary>
+    private static void PackB(in GemmArgs<T> g, int pc, int kc, int jc, int nc, T* dst)
+    {
+        int nr = TK.NR;
+        for (int jr = 0; jr < nc; jr += nr, dst += (nint)nr * kc)
+        {
+            int n1 = Math.Min(nr, nc - jr);
+            if (!g.TransB)
+            {
+                T* d = dst;
+                for (int p = 0; p < kc; p++, d += nr)
+                {
+                    T* src = g.B + (nint)(pc + p) * g.Ldb + jc + jr;
+                    new ReadOnlySpan<T>(src, n1).CopyTo(new Span<T>(d, n1));
+                    for (int j = n1; j < nr; j++) d[j] = T.Zero;
+                }
+            }
+            else
+            {
+                for (int j = 0; j < n1; j++)
+                {
+                    T* src = g.B + (nint)(jc + jr + j) * g.Ldb + pc;
+                    T* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr) *d = src[p];
+                }
+                for (int j = n1; j < nr; j++)
+                {
+                    T* d = dst + j;
+                    for (int p = 0; p < kc; p++, d += nr) *d = T.Zero;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using System.Numerics;
+using Unroll.Kernels;
+using Unroll.Tensors;
+
+namespace Unroll.Tests;
+
+/// <summary>A theory that is reported as skipped (with the reason) when libopenblas cannot be loaded.</summary>
+public sealed class OpenBlasTheoryAttribute : TheoryAttribute
+{
+    public OpenBlasTheoryAttribute()
+    {
+        if (!OpenBlasGemm.TryLoad(out _, out var err))
+            Skip = $"OpenBLAS not loadable on this machine ({err}); the managed backend is still tested.";
+    }
+}
+
+public class GemmTests
+{
+    /// <summary>Every managed instruction set this CPU can run (AVX-512, AVX2, scalar are all covered on an AVX-512 machine).</summary>
+    public static TheoryData<string> ManagedBackends()
+    {
+        var d = new TheoryData<string>();
+        foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2, GemmIsa.Scalar })
+        {
+            try { _ = new ManagedGemm(isa); d.Add("managed-" + isa.ToString().ToLowerInvariant()); }
+            catch (NotSupportedException) { }
+        }
+        return d;
+    }
+
+    public static TheoryData<string> OpenBlas() => new() { "openblas" };
+
+    private static readonly int[] Odd = [1, 2, 3, 7, 17, 31, 33, 65, 127];
+
+    // Sizes around the managed blocking: MR (10, 6, 4), NR (32, 16, 8, 4), the in-place-B row limit (40/41),
+    // KC (256), MC (190 float / 90 double on AVX-512), and the parallel threshold.
+    private static readonly (int m, int n, int k)[] Boundary =
+    [
+        (1, 1, 1), (1, 200, 9), (200, 1, 9), (1, 1, 300), (10, 32, 256), (11, 33, 257), (9, 31, 255),
+        (40, 64, 20), (41, 64, 20), (20, 97, 300), (6, 16, 8), (191, 33, 5), (91, 17, 3), (45, 70, 513),
+        (64, 64, 64), (70, 130, 90), (3, 300, 700), (129, 5, 260),
+    ];
+
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void ManagedMatchesReferenceFloat(string backend) => SweepAgainstReference<float>(backend, 1);
+
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void ManagedMatchesReferenceDouble(string backend) => SweepAgainstReference<double>(backend, 2);
+
+    [OpenBlasTheory]
+    [MemberData(nameof(OpenBlas))]
+    public void OpenBlasMatchesReferenceFloat(string backend) => SweepAgainstReference<float>(backend, 3);
+
+    [OpenBlasTheory]
+    [MemberData(nameof(OpenBlas))]
+    public void OpenBlasMatchesReferenceDouble(string backend) => SweepAgainstReference<double>(backend, 4);
+
+    private static void SweepAgainstReference<T>(string backend, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(seed);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                foreach (var (m, n, k) in Boundary)
+                    CheckOne<T>(be, rng, ta, tb, m, n, k);
+                for (int r = 0; r < 14; r++)
+                    CheckOne<T>(be, rng, ta, tb, Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)]);
+            }
+    }
+
+    private static void CheckOne<T>(IGemmBackend be, Rng rng, bool ta, bool tb, int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double[] alphas = [1, -0.7, 2.5];
+        double[] betas = [0, 1, 0.5, -1.25];
+        double alpha = alphas[rng.NextInt(alphas.Length)], beta = betas[rng.NextInt(betas.Length)];
+        // Strided operands half of the time: ld > columns.
+        int padA = rng.NextInt(2) * rng.NextInt(1, 5), padB = rng.NextInt(2) * rng.NextInt(1, 5), padC = rng.NextInt(2) * rng.NextInt(1, 5);
+        CheckCase<T>(be, rng, ta, tb, m, n, k, alpha, beta, padA, padB, padC);
+    }
+
+    private static void CheckCase<T>(IGemmBackend be, Rng rng, bool ta, bool tb, int m, int n, int k, double alpha, double beta,
+                                     int padA, int padB, int padC, bool nanC = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
+        int lda = aCols + padA, ldb = bCols + padB, ldc = n + padC;
+        var a = Random<T>(rng, aRows * lda);
+        var b = Random<T>(rng, bRows * ldb);
+        var c = Random<T>(rng, m * ldc);
+        if (nanC) Array.Fill(c, T.NaN);
+        // Padding of C (columns n..ldc) must stay untouched: mark it.
+        for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) c[i * ldc + j] = T.CreateChecked(777.0);
+        var expect = (T[])c.Clone();
+        if (nanC) Array.Fill(expect, T.Zero);
+        var got = (T[])c.Clone();
+        T al = T.CreateChecked(alpha), bt = T.CreateChecked(beta);
+        Run(ReferenceGemm.Instance, ta, tb, m, n, k, al, a, lda, b, ldb, bt, expect, ldc);
+        Run(be, ta, tb, m, n, k, al, a, lda, b, ldb, bt, got, ldc);
+
+        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
+        double worst = 0; int wi = -1, wj = -1;
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = n; j < ldc; j++)
+                Assert.True(got[i * ldc + j] == T.CreateChecked(777.0), $"{be.Name}: C padding ({i},{j}) was written");
+            for (int j = 0; j < n; j++)
+            {
+                // Magnitude of the exact sum: |alpha|·Σₚ|a_ip||b_pj| + |beta·c_ij|; error bound (k+2)·eps·magnitude.
+                double mag = 0;
+                for (int p = 0; p < k; p++)
+                    mag += Math.Abs(double.CreateChecked(ta ? a[p * lda + i] : a[i * lda + p]) * double.CreateChecked(tb ? b[j * ldb + p] : b[p * ldb + j]));
+                mag = Math.Abs(alpha) * mag + (beta == 0 || nanC ? 0 : Math.Abs(beta * double.CreateChecked(c[i * ldc + j])));
+                double tol = 2 * (k + 2) * eps * mag + 1e-30;
+                double g = double.CreateChecked(got[i * ldc + j]), e = double.CreateChecked(expect[i * ldc + j]);
+                Assert.True(double.IsFinite(g), $"{be.Name} {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k}: C({i},{j}) = {g}");
+                double r = Math.Abs(g - e) / tol;
+                if (r > worst) { worst = r; wi = i; wj = j; }
+            }
+        }
+        Assert.True(worst <= 1, $"{be.Name} {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} lda={lda} ldb={ldb} ldc={ldc}: " +
+                                $"C({wi},{wj}) off by {worst:G3}× the tolerance");
+    }
+
+    private static void Run<T>(IGemmBackend be, bool ta, bool tb, int m, int n, int k, T alpha, T[] a, int lda, T[] b, int ldb, T beta, T[] c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            be.Gemm(ta, tb, m, n, k, float.CreateChecked(alpha), (float[])(object)a, lda, (float[])(object)b, ldb, float.CreateChecked(beta), (float[])(object)c, ldc);
+        else
+            be.Gemm(ta, tb, m, n, k, double.CreateChecked(alpha), (double[])(object)a, lda, (double[])(object)b, ldb, double.CreateChecked(beta), (double[])(object)c, ldc);
+    }
+
+    private static T[] Random<T>(Rng rng, int len) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = new T[len];
+        for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void BetaZeroIgnoresNaNInC(string backend)
+    {
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(5);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                foreach (var (m, n, k) in new[] { (1, 1, 1), (20, 70, 33), (45, 33, 300), (7, 3, 0) })
+                {
+                    CheckCase<float>(be, rng, ta, tb, m, n, k, 1.0, 0.0, 1, 2, 3, nanC: true);
+                    CheckCase<double>(be, rng, ta, tb, m, n, k, -0.5, 0.0, 0, 0, 1, nanC: true);
+                }
+    }
+
+    [Fact]
+    public void AlphaZeroOrEmptyDepthScalesC()
+    {
+        var be = ManagedGemm.Instance;
+        var c = new float[] { 1, 2, 3, 4, 5, 6 };
+        be.Gemm(false, false, 2, 3, 0, 1f, [], 0, [], 3, 2f, c, 3);
+        Assert.Equal(new float[] { 2, 4, 6, 8, 10, 12 }, c);
+        var a = new float[] { float.NaN, 1, 1, 1 };
+        be.Gemm(false, false, 2, 3, 2, 0f, a, 2, new float[6], 3, 0f, c, 3);   // BLAS: alpha = 0 does not read A or B
+        Assert.Equal(new float[6], c);
+    }
+
+    [Fact]
+    public void LargeMultiThreadedProductMatchesReference()
+    {
+        // Large enough to be split over the worker threads (rows and columns splits) and to cross KC.
+        var rng = new Rng(9);
+        CheckCase<float>(ManagedGemm.Instance, rng, false, false, 20, 650, 300, 1, 0, 0, 0, 0);    // in-place B, column split
+        CheckCase<float>(ManagedGemm.Instance, rng, false, true, 230, 40, 300, 1, 1, 0, 0, 0);     // row split
+        CheckCase<double>(ManagedGemm.Instance, rng, true, false, 100, 200, 270, -1, 0.5, 1, 0, 2);
+    }
+
+    [Fact]
+    public void SteadyStateCallsDoNotAllocate()
+    {
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(3);
+        var a = Random<float>(rng, 20 * 300);
+        var b = Random<float>(rng, 300 * 400);
+        var c = new float[20 * 400];
+        var ad = Random<double>(rng, 64 * 64);
+        var cd = new double[64 * 64];
+        var c2 = new float[300 * 20];
+        void Calls()
+        {
+            be.Gemm(false, false, 20, 400, 300, 1f, a, 300, b, 400, 0f, c, 400);   // parallel, in-place B
+            be.Gemm(true, true, 20, 20, 300, 1f, a, 20, b, 300, 1f, c, 400);       // small, serial, packed B
+            be.Gemm(false, true, 300, 20, 20, 1f, b, 400, a, 20, 0f, c2, 20);        // parallel, packed B
+            be.Gemm(true, false, 64, 64, 64, 1.0, ad, 64, ad, 64, 0.0, cd, 64);    // double
+        }
+        for (int i = 0; i < 3; i++) Calls();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) Calls();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void BadLeadingDimensionThrowsNamingOperand()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => ManagedGemm.Instance.Gemm(false, false, 2, 2, 3, 1f, new float[6], 2, new float[6], 2, 0f, new float[4], 2));
+        Assert.Contains("A", ex.Message);
+    }
+
+    [Fact]
+    public void RegistryKnowsTheBackends()
+    {
+        Assert.Same(ManagedGemm.Instance, GemmBackends.ByName("managed"));
+        Assert.Same(ReferenceGemm.Instance, GemmBackends.ByName("reference"));
+        Assert.StartsWith("managed-", ManagedGemm.Instance.Name);
+        var ex = Assert.Throws<ArgumentException>(() => GemmBackends.ByName("nope"));
+        Assert.Contains("openblas", ex.Message);
+        if (!OpenBlasGemm.TryLoad(out _, out _))
+        {
+            var dll = Assert.Throws<DllNotFoundException>(() => GemmBackends.ByName("openblas"));
+            Assert.Contains("libopenblas0-pthread", dll.Message);
+        }
+    }
+}
