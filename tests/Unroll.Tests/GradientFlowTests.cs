@@ -83,7 +83,7 @@ public class SeedExperimentTests
         Assert.Equal(1.0, keep.Spectrum.SigmaMin, 12);
         Assert.Equal(FlowVerdictKind.Healthy, keep.Verdict.Kind);
         Assert.Equal(FlowVerdictKind.Vanishing, half.Verdict.Kind);
-        Assert.Equal(PmbRegime.VanishingGuaranteed, half.Condition.Regime);
+        Assert.Equal(PmbRegime.VanishingGuaranteed, half.Condition!.Regime);
     }
 
     [Theory]
@@ -270,8 +270,8 @@ public class GradientFlowCommandTests : IDisposable
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.Contains("<svg", File.ReadAllText(Path.Combine(outDir, "factors.svg")));
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp"));
-        // the CSV has one row per setting and step: 2 × 21 + header
-        Assert.Equal(1 + 2 * 21, File.ReadAllLines(Path.Combine(outDir, "gradient-flow.csv")).Length);
+        // the CSV has one row per setting and step: (2 W_h-only + 2 tanh-layer settings) × 21 + header
+        Assert.Equal(1 + 4 * 21, File.ReadAllLines(Path.Combine(outDir, "gradient-flow.csv")).Length);
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Unroll.Kernels;
+using Unroll.Layers;
 using Unroll.Tensors;
 
 namespace Unroll.Flow;
@@ -29,6 +30,32 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
 
     /// <summary>Saturation threshold on |y| for tanh units (default 0.99).</summary>
     public double SaturationThreshold { get; init; } = 0.99;
+
+    /// <summary>
+    /// Records the last backward pass of <paramref name="layer"/> (any <see cref="TimeRNN{T}"/>, <see cref="TimeLSTM{T}"/>
+    /// or <see cref="TimeGRU{T}"/>, alone or as one layer of a stack): call after the layer's ordinary Backward.
+    /// </summary>
+    /// <param name="layer">The layer, after Forward and Backward.</param>
+    /// <param name="upstream">The dhs that was passed to Backward (N,T,H); optional — with it the step gains are also
+    /// read from the layer's own gradients (<see cref="GradientFlowRecord.MeasuredStepGain"/>).</param>
+    public GradientFlowRecord Record(IRecurrentLayer<T> layer, Tensor<T>? upstream = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        return layer switch
+        {
+            TimeRNN<T> r => RecordRnn(r.Hs, r.StepGradH, r.Wh.Value, r.Cell == CellType.RnnRelu, upstream, r.DH0),
+            TimeLSTM<T> l => RecordLstm(l.Hs, l.Cs, l.Gates, l.StepGradH, l.StepGradC, l.Wh.Value, l.C0, upstream, l.DH0, l.DC0),
+            TimeGRU<T> g => RecordGru(g.Hs, g.H0, g.Gates, g.StepGradH, g.Wh.Value, g.BhN.Value, upstream, g.DH0),
+            _ => throw new ArgumentException($"GradientFlowRecorder: unsupported layer {layer.GetType().Name} (TimeRNN, TimeLSTM or TimeGRU)."),
+        };
+    }
+
+    /// <summary>
+    /// Records <paramref name="layer"/> and summarises it (σ_max of its W_h from MathNet's SVD) — the call a trainer
+    /// makes every K iterations.
+    /// </summary>
+    public GradientFlowSummary Summarize(IRecurrentLayer<T> layer, Tensor<T>? upstream = null, FlowThresholds? thresholds = null) =>
+        Record(layer, upstream).Summarize(WhSpectrum.Of(layer.Wh.Value).SigmaMax, thresholds);
 
     /// <summary>Tanh or ReLU RNN: h_t = f(x_t·W_x + h_{t−1}·W_h + b).</summary>
     /// <param name="hs">(N,T,H) outputs h_1..h_T.</param>
