@@ -29,6 +29,7 @@ public static class CompareCommand
     private static readonly Option<int> HeldOutOpt = new("--held-out") { Description = "Held-out sequences (rounded up to a multiple of --batch).", DefaultValueFactory = _ => 500 };
     private static readonly Option<double?> ThresholdOpt = new("--solve-threshold") { Description = "Solved when held-out MSE ≤ this (adding; default 0.01) or accuracy ≥ this (copy, temporal-order; default 0.99)." };
     private static readonly Option<bool> EarlyStopOpt = new("--early-stop") { Description = "Stop a run at its first solved evaluation (faster; the final metric is then the one at that step)." };
+    private static readonly Option<bool> QuickOpt = new("--quick") { Description = "Fast preset (options given explicitly still win): --hidden 32 --batch 32 --lr 0.01 --steps 1000 --eval-every 50 --held-out 256 --early-stop --seeds 1." };
     private static readonly Option<bool> FreshOpt = new("--fresh") { Description = "Ignore finished runs saved in --out/runs (default: reuse those with an identical configuration)." };
 
     public static Command Build()
@@ -43,9 +44,9 @@ public static class CompareCommand
               unroll compare --task adding --lengths 50,100,200,400 --models rnn,irnn,lstm,gru --steps 3000 --seeds 3
               unroll compare --task copy --lengths 50,100 --models lstm,gru --steps 2000 --out ./copy-run
               unroll compare --task temporal-order --lengths 20,50 --models rnn,lstm --optimizer sgd --lr 0.01 --clip 1
-              unroll compare --task adding --lengths 50,100 --steps 1500 --hidden 32 --early-stop --seeds 1
+              unroll compare --task adding --lengths 50,100 --quick          (seconds of CPU per run)
             """);
-        foreach (var o in new Option[] { TaskOpt, LengthsOpt, ModelsOpt, StepsOpt, SeedsOpt, BatchOpt, HiddenOpt, LrOpt, OptimizerOpt, ClipOpt, EvalEveryOpt, HeldOutOpt, ThresholdOpt, EarlyStopOpt, FreshOpt })
+        foreach (var o in new Option[] { TaskOpt, LengthsOpt, ModelsOpt, StepsOpt, SeedsOpt, BatchOpt, HiddenOpt, LrOpt, OptimizerOpt, ClipOpt, EvalEveryOpt, HeldOutOpt, ThresholdOpt, EarlyStopOpt, QuickOpt, FreshOpt })
             cmd.Options.Add(o);
         cmd.SetAction(parse => Execute(parse));
         return cmd;
@@ -65,7 +66,11 @@ public static class CompareCommand
             throw new UsageException($"unknown task '{task}' (expected one of: {string.Join(", ", SequenceTask.Names)}).");
         var lengths = ParseInts(parse.GetValue(LengthsOpt)!, "--lengths");
         var models = ParseNames(parse.GetValue(ModelsOpt)!, "--models");
-        int steps = parse.GetValue(StepsOpt), seeds = parse.GetValue(SeedsOpt);
+        bool quick = parse.GetValue(QuickOpt);
+        var q = RunConfig.Quick("adding", 10, "rnn", seed);
+        // an option given on the command line wins over the preset; an omitted one takes the preset's value with --quick
+        T Pick<T>(Option<T> o, T preset) => quick && parse.GetResult(o) is null or { Implicit: true } ? preset : parse.GetValue(o)!;
+        int steps = Pick(StepsOpt, q.Steps), seeds = Pick(SeedsOpt, 1);
         if (steps <= 0) throw new UsageException($"--steps must be positive, got {steps}.");
         if (seeds <= 0) throw new UsageException($"--seeds must be positive, got {seeds}.");
         var optimizer = parse.GetValue(OptimizerOpt)!.Trim().ToLowerInvariant();
@@ -79,15 +84,15 @@ public static class CompareCommand
             Model = "rnn",
             Seed = seed,
             Steps = steps,
-            Batch = parse.GetValue(BatchOpt),
-            Hidden = parse.GetValue(HiddenOpt),
-            LearningRate = parse.GetValue(LrOpt),
+            Batch = Pick(BatchOpt, q.Batch),
+            Hidden = Pick(HiddenOpt, q.Hidden),
+            LearningRate = Pick(LrOpt, q.LearningRate),
             Optimizer = optimizer,
             Clip = parse.GetValue(ClipOpt),
-            EvalEvery = parse.GetValue(EvalEveryOpt),
-            HeldOut = parse.GetValue(HeldOutOpt),
+            EvalEvery = Pick(EvalEveryOpt, q.EvalEvery),
+            HeldOut = Pick(HeldOutOpt, q.HeldOut),
             SolveThreshold = parse.GetValue(ThresholdOpt),
-            EarlyStop = parse.GetValue(EarlyStopOpt),
+            EarlyStop = quick || parse.GetValue(EarlyStopOpt),
         };
         // throws ArgumentException (→ exit 2) for a length too short for the task or a bad numeric option
         var configs = LongRangeComparison.Expand(template, models, lengths, seeds, seed);

@@ -218,4 +218,25 @@ public class LongRangeRunnerTests
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void QuickPresetFillsOnlyTheOptionsNotGiven()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "unroll-quick-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var e = new StringWriter();
+            int code = CliApp.Run(["compare", "--quick", "--lengths", "4", "--models", "rnn", "--steps", "3", "--hidden", "4", "--held-out", "8", "--out", dir, "--quiet"], new StringWriter(), e);
+            Assert.True(code == 0, e.ToString());
+            var header = File.ReadAllLines(Path.Combine(dir, "results.csv"))[0].Split(',');
+            var rows = File.ReadAllLines(Path.Combine(dir, "results.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+            Assert.Single(rows);                                                  // --quick: one seed
+            string Col(string name) => rows[0][Array.IndexOf(header, name)];
+            Assert.Equal("3", Col("steps"));                                      // given
+            Assert.Equal("4", Col("hidden"));                                     // given
+            Assert.Equal("32", Col("batch"));                                     // preset
+            Assert.Equal("0.01", Col("lr"));                                      // preset
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
 }
