@@ -31,6 +31,7 @@ public static class CliApp
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
         root.Subcommands.Add(CompareCommand.Build());
+        root.Subcommands.Add(DemoCommand.Build());
         return root;
     }
 
