@@ -135,6 +135,14 @@ public sealed class DemoTests : IDisposable
         Assert.True(demo.WhOnly[0].Norms[^1] > demo.WhOnly[1].Norms[^1]);
     }
 
+    [Theory]
+    [InlineData(4910.4, "4910")]
+    [InlineData(1234.0, "1234")]
+    [InlineData(999.0, "999")]
+    [InlineData(12345.0, "1.23e4")]
+    [InlineData(0.5, "0.5")]
+    public void NumbersInTheReport_AreNeverInEPlusNotation(double v, string expected) => Assert.Equal(expected, Fmt.G3(v));
+
     [Fact]
     public void Cancelled_RunThrows_AndWritesNothing()
     {
