@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Unroll.Flow;
+using Unroll.Init;
 using Unroll.IO;
+using Unroll.Layers;
 using Unroll.Tensors;
 
 namespace Unroll.Cli;
@@ -15,7 +17,7 @@ namespace Unroll.Cli;
 public static class GradientFlowCommand
 {
     public static readonly string[] Cells = ["rnn", "rnn-relu", "lstm", "gru"];
-    public static readonly string[] Inits = ["gaussian"];
+    public static readonly string[] Inits = ["gaussian", "xavier", "orthogonal", "identity"];
 
     public static Command Build()
     {
@@ -29,16 +31,19 @@ public static class GradientFlowCommand
         };
         var cell = new Option<string>("--cell") { Description = "Cell: " + string.Join(", ", Cells) + ".", DefaultValueFactory = _ => "rnn" };
         var init = new Option<string>("--init") { Description = "Initialisation of W_h before scaling: " + string.Join(", ", Inits) + ".", DefaultValueFactory = _ => "gaussian" };
-        var wh = new Option<string?>("--wh") { Description = "Use this W_h instead of a random one: a CSV file (one row per line) or a NumPy .npy (float32/float64, C order). H×H for rnn." };
+        var wh = new Option<string?>("--wh") { Description = "Use this W_h instead of a random one: a CSV file (one row per line) or a NumPy .npy (float32/float64, C order). H×H for rnn/rnn-relu, H×4H for lstm ([i|f|g|o]), H×3H for gru ([r|z|n])." };
 
         var cmd = new Command("gradient-flow",
-            "Measure how the gradient shrinks or grows as it flows back through time: the textbook experiment " +
-            "dh ← dh·W_hᵀ from dh = ones(N,H) for T steps, per W_h scale, with the singular values of W_h, the " +
-            "Pascanu–Mikolov–Bengio regime (σ_max vs 1/γ) and a verdict (vanishing / exploding / healthy) with its evidence. " +
+            "Measure how the gradient shrinks or grows as it flows back through time. For rnn/rnn-relu: the textbook experiment " +
+            "dh ← dh·W_hᵀ from dh = ones(N,H) for T steps (W_h only, float64), then the same through a real recurrent layer " +
+            "(random inputs, the activation included) with the activation and W_hᵀ factors of every step; for lstm/gru the layer " +
+            "run with the cell-path / carry-path gains. Per W_h scale: singular values of W_h, the Pascanu–Mikolov–Bengio regime " +
+            "(σ_max vs 1/γ) and a verdict (vanishing / exploding / healthy) with its evidence. " +
             "Writes gradient-flow.csv, gradient-flow.json, norms.png/.svg and factors.png/.svg into --out (default ./unroll-gradient-flow).\n\n" +
             "Examples:\n" +
             "  unroll gradient-flow                         # scale 1.0 (explodes) vs 0.5 (vanishes), N=2 H=3 T=20\n" +
             "  unroll gradient-flow --scale 1.0,0.8,0.5 --t 50 --seed 7\n" +
+            "  unroll gradient-flow --cell lstm --init orthogonal --t 100 --h 16\n" +
             "  unroll gradient-flow --wh wh.npy --t 30 --json  # an explicit W_h, compare with other tools\n" +
             "  unroll gradient-flow --h 64 --out flow64 --quiet");
         foreach (var o in new Option[] { n, h, t, scale, cell, init, wh }) cmd.Options.Add(o);
@@ -89,7 +94,10 @@ public static class GradientFlowCommand
         if (!Cells.Contains(cell)) throw new UsageException($"unknown --cell '{s.Cell}' (expected one of: {string.Join(", ", Cells)}).");
         string init = s.Init.Trim().ToLowerInvariant();
         if (!Inits.Contains(init)) throw new UsageException($"unknown --init '{s.Init}' (expected one of: {string.Join(", ", Inits)}).");
-        if (cell is "lstm" or "gru") throw new UsageException($"--cell {cell} needs the recurrent layers, which this build does not have yet.");
+        var cellType = cell switch { "rnn" => CellType.Rnn, "rnn-relu" => CellType.RnnRelu, "lstm" => CellType.Lstm, _ => CellType.Gru };
+        var initKind = init switch { "gaussian" => WeightInit.Gaussian, "xavier" => WeightInit.Xavier, "orthogonal" => WeightInit.Orthogonal, _ => WeightInit.Identity };
+        int k = TimeRecurrentBase<double>.GatesOf(cellType);
+        var master = new Rng((ulong)s.Seed);
 
         double[,] baseWh;
         int hidden;
@@ -97,20 +105,28 @@ public static class GradientFlowCommand
         {
             baseWh = MatrixFile.Read(file);
             int rows = baseWh.GetLength(0), cols = baseWh.GetLength(1);
-            if (rows != cols) throw new UsageException($"--wh '{file}' is {rows}×{cols}; W_h of a {cell} cell must be square (H×H).");
+            if (cols != k * rows)
+                throw new UsageException(k == 1
+                    ? $"--wh '{file}' is {rows}×{cols}; W_h of a {cell} cell must be square (H×H)."
+                    : $"--wh '{file}' is {rows}×{cols}; W_h of a {cell} cell must be H×{k}H.");
             if (s.H is { } hh && hh != rows) throw new UsageException($"--wh '{file}' is {rows}×{cols} but --h is {hh}.");
             hidden = rows;
         }
         else
         {
             hidden = s.H ?? 3;
-            baseWh = SeedExperiment.GaussianWh(new Rng((ulong)s.Seed), hidden);
+            baseWh = LayerExperiment.InitialWh(cellType, initKind, hidden, master);
         }
         var scales = s.Scales ?? (s.WhFile is null ? [1.0, 0.5] : [1.0]);
+        ulong layerSeed = master.NextUInt64();   // the same W_x and inputs for every scale
 
         var curves = new List<FlowCurve>();
+        if (k == 1)
+            foreach (var sc in scales)
+                curves.Add(SeedExperiment.Run(SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"scale={Fmt.G3(sc)}"));
+        string layerName = cellType switch { CellType.Rnn => "tanh rnn", CellType.RnnRelu => "relu rnn", _ => cell };
         foreach (var sc in scales)
-            curves.Add(SeedExperiment.Run(SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"scale={Fmt.G3(sc)}"));
+            curves.Add(LayerExperiment.Run(cellType, SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"{layerName} scale={Fmt.G3(sc)}", new Rng(layerSeed)));
 
         string source = s.WhFile is null ? $"init={init} seed={s.Seed}" : $"W_h from {s.WhFile}";
         string title = $"unroll gradient-flow — N={s.N} H={hidden} T={s.T} cell={cell} {source}";

@@ -35,6 +35,10 @@ public sealed class GradientFlowRecord
     /// ActivationFactor × MatrixFactor = StepGain.</summary>
     public double[]? MatrixFactor { get; init; }
 
+    /// <summary>RNN with small H: mean over the first samples of σ_max of the step Jacobian diag(f′(a_t))·W_hᵀ
+    /// (the most the step can stretch any gradient; ≤ max f′ · σ_max(W_h)). Null when not computed.</summary>
+    public double[]? JacobianSigmaMax { get; init; }
+
     /// <summary>LSTM: ‖∂L/∂c_t‖ over the batch (total gradient reaching the cell state).</summary>
     public double[]? CellGradNorm { get; init; }
     /// <summary>LSTM: cell path gain ‖dc_t ⊙ f_t‖ / ‖dc_t‖ (the part of dc_{t−1} passing the forget gate).</summary>
