@@ -22,47 +22,73 @@ public class PyTorchParityTests(ITestOutputHelper output)
 {
     private const double Tol = 1e-5;
 
-    public static TheoryData<string> RecurrentCases() =>
-        new(TorchFixture.Names("parity").Where(n => !n.StartsWith("lm_", StringComparison.Ordinal)));
+    private static IEnumerable<string> RecurrentNames() =>
+        TorchFixture.Names("parity").Where(n => !n.StartsWith("lm_", StringComparison.Ordinal));
 
-    public static TheoryData<string, bool> LanguageModelCases()
+    /// <summary>
+    /// Each recurrent fixture run three ways: the layers chained by hand; a <see cref="RecurrentStack{T}"/> over them;
+    /// and a stack with dropout 0.5 in evaluation mode (Training = false: must be the identity, as PyTorch's eval).
+    /// </summary>
+    public static TheoryData<string, string> RecurrentCases()
     {
-        var d = new TheoryData<string, bool>();
-        foreach (var n in TorchFixture.Names("parity").Where(n => n.StartsWith("lm_", StringComparison.Ordinal)))
-        {
-            d.Add(n, false);
-            d.Add(n, true);
-        }
+        var d = new TheoryData<string, string>();
+        foreach (var n in RecurrentNames())
+            foreach (var how in new[] { "layers", "stack", "stack-eval-dropout" })
+                d.Add(n, how);
         return d;
     }
+
+    /// <summary>Each language-model fixture × decoder layout (H×V, or PyTorch's V×H via transposeW) × loss path (Forward+Backward, or fused).</summary>
+    public static TheoryData<string, bool, bool> LanguageModelCases()
+    {
+        var d = new TheoryData<string, bool, bool>();
+        foreach (var n in LanguageModelNames())
+            foreach (var pyTorchLayout in new[] { false, true })
+                foreach (var fused in new[] { false, true })
+                    d.Add(n, pyTorchLayout, fused);
+        return d;
+    }
+
+    private static IEnumerable<string> LanguageModelNames() =>
+        TorchFixture.Names("parity").Where(n => n.StartsWith("lm_", StringComparison.Ordinal));
 
     [Fact]
     public void TheRequiredCasesAreCovered()
     {
         var names = TorchFixture.Names("parity").ToHashSet();
         foreach (var n in new[] { "rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_2layer", "lm_lstm" }) Assert.Contains(n, names);
-        Assert.Equal(names.Count, RecurrentCases().Count + LanguageModelCases().Count / 2);
+        Assert.Equal(names.Count, RecurrentNames().Count() + LanguageModelNames().Count());
     }
 
     /// <summary>Outputs, final states and every gradient of a (stack of) recurrent layer(s).</summary>
     [Theory]
     [MemberData(nameof(RecurrentCases))]
-    public void RecurrentLayerMatchesPyTorch(string name)
+    public void RecurrentLayerMatchesPyTorch(string name, string how)
     {
         var f = TorchFixture.Load("parity", name);
         var cell = CellOf(f);
         int n = f.ConfigInt("N"), t = f.ConfigInt("T"), h = f.ConfigInt("hidden_size"), L = f.ConfigInt("num_layers");
         var layers = Enumerable.Range(0, L).Select(k => BuildLayer(f, "", k, cell)).ToArray();
+        RecurrentStack<float>? stack = how switch
+        {
+            "layers" => null,
+            "stack" => new RecurrentStack<float>(layers),
+            "stack-eval-dropout" => new RecurrentStack<float>(layers, dropout: 0.5, dropoutRng: new Rng(7)) { Training = false },
+            _ => throw new ArgumentException(how),
+        };
         var worst = new Worst();
 
         // Forward with PyTorch's initial states h0 (L,N,H) (and c0).
         var h0 = f.Inputs["h0"].Floats;
         float[]? c0 = cell == CellType.Lstm ? f.Inputs["c0"].Floats : null;
-        for (int k = 0; k < L; k++)
-            layers[k].SetState(Layer(h0, k, n, h), c0 is null ? null : Layer(c0, k, n, h));
+        var h0s = Enumerable.Range(0, L).Select(k => Layer(h0, k, n, h)).ToArray();
+        var c0s = Enumerable.Range(0, L).Select(k => c0 is null ? null : Layer(c0, k, n, h)).ToArray();
+        if (stack is not null) stack.SetState(h0s, c0s);
+        else for (int k = 0; k < L; k++) layers[k].SetState(h0s[k], c0s[k]);
         var x = f.Inputs["x"].ToTensor<float>();
         var hs = x;
-        foreach (var layer in layers) hs = layer.Forward(hs);
+        if (stack is not null) hs = stack.Forward(x);
+        else foreach (var layer in layers) hs = layer.Forward(hs);
 
         worst.Add(Parity.AssertClose(f.Outputs["out"], hs, Tol), "out");
         var hn = f.Outputs["hn"].Floats;
@@ -81,7 +107,8 @@ public class PyTorchParityTests(ITestOutputHelper output)
                 dhs[i, t - 1, j] += dhn[i * h + j];
         foreach (var layer in layers) layer.ZeroGrad();
         var dx = dhs;
-        for (int k = L - 1; k >= 0; k--) dx = layers[k].Backward(dx);
+        if (stack is not null) dx = stack.Backward(dhs);
+        else for (int k = L - 1; k >= 0; k--) dx = layers[k].Backward(dx);
 
         worst.Add(Parity.AssertClose(f.Grads["x"], dx, Tol), "dx");
         for (int k = 0; k < L; k++)
@@ -91,7 +118,7 @@ public class PyTorchParityTests(ITestOutputHelper output)
                 worst.Add(Parity.AssertClose($"grads.c0[{k}]", Layer(f.Grads["c0"].Floats, k, n, h).Span, layers[k].DC0!.Span, Tol), "dc0");
             CompareParamGrads(f, "", k, layers[k], worst);
         }
-        output.WriteLine($"{name}: {worst}");
+        output.WriteLine($"{name} ({how}): {worst}");
     }
 
     /// <summary>
@@ -101,7 +128,7 @@ public class PyTorchParityTests(ITestOutputHelper output)
     /// </summary>
     [Theory]
     [MemberData(nameof(LanguageModelCases))]
-    public void LanguageModelStackMatchesPyTorch(string name, bool decoderInPyTorchLayout)
+    public void LanguageModelStackMatchesPyTorch(string name, bool decoderInPyTorchLayout, bool fusedLoss)
     {
         var f = TorchFixture.Load("parity", name);
         var cell = CellOf(f);
@@ -123,14 +150,21 @@ public class PyTorchParityTests(ITestOutputHelper output)
         var hs = embedding.Forward(ids, n, t);
         foreach (var layer in layers) hs = layer.Forward(hs);
         var logits = decoder.Forward(hs);
-        float loss = lossNode.Forward(logits, targets);
         worst.Add(Parity.AssertClose(f.Outputs["logits"], logits, Tol), "logits");
+        Tensor<float> dlogits;
+        float loss;
+        if (fusedLoss) loss = lossNode.ForwardBackward(logits, targets, 1f, out dlogits);
+        else
+        {
+            loss = lossNode.Forward(logits, targets);
+            dlogits = lossNode.Backward(1f);
+        }
         worst.Add(Parity.AssertClose("loss", [f.Outputs["loss"].Scalar], [loss], Tol), "loss");
 
         // backward
         embedding.ZeroGrad(); decoder.ZeroGrad();
         foreach (var layer in layers) layer.ZeroGrad();
-        var d = decoder.Backward(lossNode.Backward(1f));
+        var d = decoder.Backward(dlogits);
         for (int k = L - 1; k >= 0; k--) d = layers[k].Backward(d);
         embedding.Backward(d);
 
@@ -139,7 +173,7 @@ public class PyTorchParityTests(ITestOutputHelper output)
         var dDec = decoderInPyTorchLayout ? decoder.W.Grad : Transpose(decoder.W.Grad);
         worst.Add(Parity.AssertClose(f.Grads["decoder.weight"], dDec, Tol), "dDecoderW");
         worst.Add(Parity.AssertClose(f.Grads["decoder.bias"], decoder.B.Grad, Tol), "dDecoderB");
-        output.WriteLine($"{name} (decoder {(decoderInPyTorchLayout ? "V×H transposeW" : "H×V")}): {worst}");
+        output.WriteLine($"{name} (decoder {(decoderInPyTorchLayout ? "V×H transposeW" : "H×V")}, {(fusedLoss ? "fused" : "separate")} loss): {worst}");
     }
 
     // ---- mapping PyTorch ↔ Unroll ------------------------------------------------------------------------------
