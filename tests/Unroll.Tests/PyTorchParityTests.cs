@@ -23,7 +23,22 @@ public class PyTorchParityTests(ITestOutputHelper output)
     private const double Tol = 1e-5;
 
     private static IEnumerable<string> RecurrentNames() =>
-        TorchFixture.Names("parity").Where(n => !n.StartsWith("lm_", StringComparison.Ordinal));
+        TorchFixture.Names("parity").Where(n => !n.StartsWith("lm_", StringComparison.Ordinal) && !n.StartsWith("tbptt_", StringComparison.Ordinal));
+
+    private static IEnumerable<string> TbpttNames() =>
+        TorchFixture.Names("parity").Where(n => n.StartsWith("tbptt_", StringComparison.Ordinal));
+
+    /// <summary>Each truncated-BPTT fixture through a stateful layer and through a stateful stack.</summary>
+    public static TheoryData<string, bool> TbpttCases()
+    {
+        var d = new TheoryData<string, bool>();
+        foreach (var n in TbpttNames())
+        {
+            d.Add(n, false);
+            d.Add(n, true);
+        }
+        return d;
+    }
 
     /// <summary>
     /// Each recurrent fixture run three ways: the layers chained by hand; a <see cref="RecurrentStack{T}"/> over them;
@@ -56,8 +71,8 @@ public class PyTorchParityTests(ITestOutputHelper output)
     public void TheRequiredCasesAreCovered()
     {
         var names = TorchFixture.Names("parity").ToHashSet();
-        foreach (var n in new[] { "rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_2layer", "lm_lstm" }) Assert.Contains(n, names);
-        Assert.Equal(names.Count, RecurrentNames().Count() + LanguageModelNames().Count());
+        foreach (var n in new[] { "rnn_tanh", "rnn_relu", "lstm", "gru", "lstm_2layer", "lm_lstm", "tbptt_lstm" }) Assert.Contains(n, names);
+        Assert.Equal(names.Count, RecurrentNames().Count() + TbpttNames().Count() + LanguageModelNames().Count());
     }
 
     /// <summary>Outputs, final states and every gradient of a (stack of) recurrent layer(s).</summary>
@@ -119,6 +134,47 @@ public class PyTorchParityTests(ITestOutputHelper output)
             CompareParamGrads(f, "", k, layers[k], worst);
         }
         output.WriteLine($"{name} ({how}): {worst}");
+    }
+
+    /// <summary>
+    /// Truncated BPTT: chunk 0 from PyTorch's h0 (c0), chunk 1 from the state a stateful layer carries over (PyTorch:
+    /// chunk 0's final state, detached); backward of chunk 1's loss only. Checks both chunks' outputs, the final
+    /// state, dx of chunk 1, the gradient reaching the carried state (DH0/DC0) and every parameter gradient.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TbpttCases))]
+    public void StatefulTruncatedBpttMatchesPyTorch(string name, bool viaStack)
+    {
+        var f = TorchFixture.Load("parity", name);
+        var cell = CellOf(f);
+        Assert.Equal(2, f.ConfigInt("chunks"));
+        int n = f.ConfigInt("N"), t = f.ConfigInt("T"), h = f.ConfigInt("hidden_size");
+        var layer = BuildLayer(f, "", 0, cell);
+        layer.Stateful = true;
+        var stack = viaStack ? new RecurrentStack<float>([layer]) { Stateful = true } : null;
+        Func<Tensor<float>, Tensor<float>> forward = stack is null ? layer.Forward : stack.Forward;
+        var worst = new Worst();
+
+        var c0 = cell == CellType.Lstm ? f.Inputs["c0"].ToTensor<float>().Reshape(n, h) : null;
+        layer.SetState(f.Inputs["h0"].ToTensor<float>().Reshape(n, h), c0);
+        worst.Add(Parity.AssertClose(f.Outputs["out_prev"], forward(f.Inputs["x_prev"].ToTensor<float>()), Tol), "out");
+        var x = f.Inputs["x"].ToTensor<float>();
+        worst.Add(Parity.AssertClose(f.Outputs["out"], forward(x), Tol), "out");      // starts from the carried state
+        worst.Add(Parity.AssertClose(f.Outputs["hn"], layer.State!, Tol), "hn");
+        if (cell == CellType.Lstm) worst.Add(Parity.AssertClose(f.Outputs["cn"], layer.CellState!, Tol), "cn");
+
+        var dhs = f.Inputs["dout"].ToTensor<float>();
+        var dhn = f.Inputs["dhn"].Floats;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < h; j++)
+                dhs[i, t - 1, j] += dhn[i * h + j];
+        layer.ZeroGrad();
+        var dx = stack is null ? layer.Backward(dhs) : stack.Backward(dhs);
+        worst.Add(Parity.AssertClose(f.Grads["x"], dx, Tol), "dx");
+        worst.Add(Parity.AssertClose(f.Grads["h_carried"], layer.DH0!, Tol), "dh_carried");
+        if (cell == CellType.Lstm) worst.Add(Parity.AssertClose(f.Grads["c_carried"], layer.DC0!, Tol), "dc_carried");
+        CompareParamGrads(f, "", 0, layer, worst);
+        output.WriteLine($"{name} ({(viaStack ? "stack" : "layer")}): {worst}");
     }
 
     /// <summary>
