@@ -30,7 +30,7 @@ public static class GradientFlowCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var cell = new Option<string>("--cell") { Description = "Cell: rnn (tanh), rnn-relu, lstm, gru, or all (rnn, lstm and gru side by side).", DefaultValueFactory = _ => "rnn" };
-        var init = new Option<string>("--init") { Description = "Initialisation of W_h before scaling: " + string.Join(", ", Inits) + ".", DefaultValueFactory = _ => "gaussian" };
+        var init = new Option<string>("--init") { Description = "Initialisation of W_h (per gate block) before scaling: gaussian (N(0,1) entries, the textbook's randn), xavier (N(0,1)/√H), orthogonal, identity.", DefaultValueFactory = _ => "gaussian" };
         var wh = new Option<string?>("--wh") { Description = "Use this W_h instead of a random one: a CSV file (one row per line) or a NumPy .npy (float32/float64, C order). H×H for rnn/rnn-relu, H×4H for lstm ([i|f|g|o]), H×3H for gru ([r|z|n])." };
 
         var cmd = new Command("gradient-flow",
@@ -41,10 +41,10 @@ public static class GradientFlowCommand
             "(σ_max vs 1/γ) and a verdict (vanishing / exploding / healthy) with its evidence. " +
             "Writes gradient-flow.csv, gradient-flow.json, norms.png/.svg and factors.png/.svg into --out (default ./unroll-gradient-flow).\n\n" +
             "Examples:\n" +
-            "  unroll gradient-flow                         # scale 1.0 (explodes) vs 0.5 (vanishes), N=2 H=3 T=20\n" +
+            "  unroll gradient-flow                            # scale 1.0 vs 0.5: W_h only, then through a tanh RNN (N=2 H=3 T=20)\n" +
             "  unroll gradient-flow --scale 1.0,0.8,0.5 --t 50 --seed 7\n" +
             "  unroll gradient-flow --cell lstm --init orthogonal --t 100 --h 16\n" +
-            "  unroll gradient-flow --cell all --t 50                # W_h only, tanh RNN, LSTM and GRU on one plot\n" +
+            "  unroll gradient-flow --cell all --t 50          # W_h only, tanh RNN, LSTM and GRU on one plot\n" +
             "  unroll gradient-flow --wh wh.npy --t 30 --json  # an explicit W_h, compare with other tools\n" +
             "  unroll gradient-flow --h 64 --out flow64 --quiet");
         foreach (var o in new Option[] { n, h, t, scale, cell, init, wh }) cmd.Options.Add(o);

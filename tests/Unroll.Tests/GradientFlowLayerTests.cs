@@ -134,6 +134,11 @@ public class GradientFlowLayerTests
         Assert.NotNull(s.MeanCellPathGain);
         Assert.NotNull(s.MeanForgetGate);
         Assert.False(string.IsNullOrEmpty(s.Verdict.Evidence));
+        var metrics = s.ToMetrics().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(s.MeanCellPathGain!.Value, metrics["flow.cell_path_gain"]);
+        Assert.Equal(s.SigmaMax, metrics["flow.sigma_max"]);
+        Assert.False(metrics.ContainsKey("flow.activation_factor"));   // RNN only
+        Assert.Contains(metrics["flow.verdict"], new[] { -1.0, 0.0, 1.0 });
     }
 }
 
