@@ -66,7 +66,7 @@ public class GemmTests
             {
                 foreach (var (m, n, k) in Boundary)
                     CheckOne<T>(be, rng, ta, tb, m, n, k);
-                for (int r = 0; r < 14; r++)
+                for (int r = 0; r < 10; r++)
                     CheckOne<T>(be, rng, ta, tb, Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)]);
             }
     }
