@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Unroll.Kernels;
 
@@ -131,15 +130,10 @@ public static class GemmBench
         return 0;
     }
 
-    [StructLayout(LayoutKind.Sequential)] private struct Timespec { public long Sec, Nsec; }
-    [DllImport("libc")] private static extern int clock_gettime(int clock, out Timespec ts);
-
     /// <summary>Seconds: wall clock, or this thread's CPU time (CLOCK_THREAD_CPUTIME_ID = 3).</summary>
     private static double Now(bool cpu)
     {
-        if (!cpu) return Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
-        clock_gettime(3, out var ts);
-        return ts.Sec + ts.Nsec * 1e-9;
+        return cpu ? KernelProbe.ThreadCpuSeconds() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
     }
 
     private static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.0", CultureInfo.InvariantCulture);

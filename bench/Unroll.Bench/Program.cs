@@ -6,11 +6,11 @@ string mode = args.Length > 0 ? args[0] : "";
 string[] rest = args.Length > 1 ? args[1..] : [];
 switch (mode)
 {
-    case "kernel-probe":
+    case "kernel":
         return KernelProbe.Run(rest);
     case "gemm":
         return GemmBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm   float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs");
+        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm     float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs\n  kernel   the managed AVX-512 microkernel alone (ceiling of the managed GEMM), see KernelProbe.cs");
         return 2;
 }

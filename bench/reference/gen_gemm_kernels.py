@@ -1,5 +1,5 @@
 # generates the unrolled register-blocked microkernels (MR rows x 2 vectors)
-def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2):
+def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1):
     L=[]
     L.append(f"/// <summary>{doc}</summary>")
     L.append(f"internal unsafe struct {name}<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>")
@@ -35,12 +35,25 @@ def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2):
     L.append(f"        for (int i = 0; i < {mr}; i++) {{ Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + {nv} * w - 1); }}")
     L.append(f"        var z = {vec}<T>.Zero;")
     L.append("        " + vec + "<T> " + ", ".join(f"c{i}{v} = z" for i in range(mr) for v in range(nv)) + ";")
-    L.append("        for (int p = 0; p < kc; p++)")
+    def body(indent):
+        L.append(indent + " ".join(f"var b{v} = {vec}.Load(b + {v} * w);" for v in range(nv)))
+        for i in range(mr):
+            L.append(indent + f"{{ var av = {vec}.Create(a[{i}]); " + " ".join(f"c{i}{v} = F(av, b{v}, c{i}{v});" for v in range(nv)) + " }")
+        L.append(indent + f"a += {mr}; b += bs;")
+    p0 = "0"
+    if unroll > 1:
+        L.append(f"        int p = 0;")
+        L.append(f"        for (; p + {unroll - 1} < kc; p += {unroll})")
+        L.append("        {")
+        for u in range(unroll):
+            L.append("            {")
+            body("                ")
+            L.append("            }")
+        L.append("        }")
+        p0 = None
+    L.append("        for (" + ("int p = 0" if p0 else "") + "; p < kc; p++)")
     L.append("        {")
-    L.append("            " + " ".join(f"var b{v} = {vec}.Load(b + {v} * w);" for v in range(nv)))
-    for i in range(mr):
-        L.append(f"            {{ var av = {vec}.Create(a[{i}]); " + " ".join(f"c{i}{v} = F(av, b{v}, c{i}{v});" for v in range(nv)) + " }")
-    L.append(f"            a += {mr}; b += bs;")
+    body("            ")
     L.append("        }")
     for i in range(mr):
         L.append(f"        Put(c, " + ", ".join(f"c{i}{v}" for v in range(nv)) + ", beta);" + (" c += ldc;" if i < mr-1 else ""))
@@ -64,7 +77,7 @@ out = hdr + "\n" + kernel("Avx512Kernel", "Vector512", 10, "Avx512F.FusedMultipl
 import sys
 if len(sys.argv) > 1:  # experimental variants for the kernel probe: name:mr:nv ...
     for spec in sys.argv[1:]:
-        nm, mr, nv = spec.split(":")
-        out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv)) + "\n"
+        nm, mr, nv, un = spec.split(":")
+        out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv), int(un)) + "\n"
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Unroll", "Kernels", "GemmMicroKernels.g.cs"), "w").write(out)

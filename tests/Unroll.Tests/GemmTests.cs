@@ -209,6 +209,22 @@ public class GemmTests
     }
 
     [Fact]
+    public void MissingOpenBlasNamesTheDebianPackage()
+    {
+        var ex = Assert.Throws<DllNotFoundException>(() => OpenBlasGemm.LoadCore(["libopenblas-does-not-exist.so.0"]));
+        Assert.Contains("libopenblas0-pthread", ex.Message);
+    }
+
+    [Fact]
+    public void InfoPrintsTheActiveBackend()
+    {
+        var sw = new StringWriter();
+        Assert.Equal(0, Unroll.Cli.CliApp.Run(["info"], sw, new StringWriter()));
+        Assert.Contains("gemm         " + Gemm.Backend.Name, sw.ToString());
+        if (OpenBlasGemm.TryLoad(out var ob, out _)) Assert.Contains("core " + ob!.CoreName, sw.ToString());
+    }
+
+    [Fact]
     public void RegistryKnowsTheBackends()
     {
         Assert.Same(ManagedGemm.Instance, GemmBackends.ByName("managed"));
