@@ -29,6 +29,7 @@ public static class CliApp
         var root = new RootCommand("unroll — recurrent networks (RNN, LSTM, GRU) with explicit forward/backward nodes and measured gradient flow through time.");
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
+        root.Subcommands.Add(GradientFlowCommand.Build());
         return root;
     }
 

@@ -1,0 +1,133 @@
+using System.Numerics;
+using MathNet.Numerics.LinearAlgebra;
+using Unroll.Tensors;
+
+namespace Unroll.Flow;
+
+/// <summary>
+/// Spectrum of a recurrent weight matrix W_h (or of one H×H gate block of it): singular values from MathNet's
+/// SVD and, for square matrices, the spectral radius max|λ| from MathNet's eigenvalue decomposition.
+/// σ_max bounds how much W_hᵀ can stretch a gradient in one step (‖v·W_hᵀ‖ ≤ σ_max‖v‖); ρ is the asymptotic
+/// per-step growth of repeated products (‖(W_hᵀ)^k‖^{1/k} → ρ), always ρ ≤ σ_max.
+/// </summary>
+/// <param name="SingularValues">σ_1 ≥ σ_2 ≥ … ≥ 0.</param>
+/// <param name="SpectralRadius">max |λ_i| (NaN for a non-square matrix).</param>
+public sealed record WhSpectrum(double[] SingularValues, double SpectralRadius)
+{
+    /// <summary>Largest singular value (the operator 2-norm).</summary>
+    public double SigmaMax => SingularValues[0];
+    /// <summary>Smallest singular value.</summary>
+    public double SigmaMin => SingularValues[^1];
+    /// <summary>σ_max / σ_min (∞ if singular).</summary>
+    public double ConditionNumber => SigmaMin == 0 ? double.PositiveInfinity : SigmaMax / SigmaMin;
+
+    /// <summary>Spectrum of a dense matrix (rows × cols).</summary>
+    public static WhSpectrum Of(double[,] m)
+    {
+        if (m.GetLength(0) == 0 || m.GetLength(1) == 0) throw new ArgumentException("WhSpectrum: empty matrix.");
+        var mat = Matrix<double>.Build.DenseOfArray(m);
+        foreach (var v in mat.Enumerate())
+            if (!double.IsFinite(v)) throw new ArgumentException("WhSpectrum: the matrix contains NaN or ±∞.");
+        var s = mat.Svd(computeVectors: false).S.ToArray();
+        Array.Sort(s, (a, b) => b.CompareTo(a));
+        double rho = double.NaN;
+        if (mat.RowCount == mat.ColumnCount)
+            rho = mat.Evd().EigenValues.Select(c => c.Magnitude).Max();
+        return new WhSpectrum(s, rho);
+    }
+
+    /// <summary>Spectrum of a rank-2 tensor (computed in double).</summary>
+    public static WhSpectrum Of<T>(Tensor<T> m) where T : unmanaged, IFloatingPointIeee754<T> => Of(ToArray(m));
+
+    /// <summary>
+    /// Splits W_h (H × kH, gate blocks side by side in the shared gate order) into k square H×H blocks and
+    /// returns the spectrum of each (k = 1 for RNN, 4 for LSTM [i|f|g|o], 3 for GRU [r|z|n]).
+    /// </summary>
+    public static WhSpectrum[] OfBlocks(double[,] wh, int k)
+    {
+        int h = wh.GetLength(0);
+        if (k <= 0 || wh.GetLength(1) != k * h)
+            throw new ArgumentException($"WhSpectrum.OfBlocks: W_h is {h}×{wh.GetLength(1)}, expected {h}×{k * h}.");
+        var result = new WhSpectrum[k];
+        for (int g = 0; g < k; g++)
+        {
+            var block = new double[h, h];
+            for (int i = 0; i < h; i++) for (int j = 0; j < h; j++) block[i, j] = wh[i, g * h + j];
+            result[g] = Of(block);
+        }
+        return result;
+    }
+
+    /// <summary>Copies a rank-2 tensor into a double[,] (used at the boundary to MathNet).</summary>
+    public static double[,] ToArray<T>(Tensor<T> m) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m.Rank != 2) throw new ArgumentException($"WhSpectrum: expected a matrix, got shape {m.ShapeString}.");
+        var a = new double[m.Dim(0), m.Dim(1)];
+        for (int i = 0; i < m.Dim(0); i++) for (int j = 0; j < m.Dim(1); j++) a[i, j] = double.CreateTruncating(m[i, j]);
+        return a;
+    }
+}
+
+/// <summary>Which side of the Pascanu–Mikolov–Bengio (2013) bound W_h lies on.</summary>
+public enum PmbRegime
+{
+    /// <summary>σ_max &lt; 1/γ: every backward step shrinks the gradient by at least σ_max·γ &lt; 1 — vanishing is guaranteed.</summary>
+    VanishingGuaranteed,
+    /// <summary>σ_max &gt; 1/γ: exploding is possible (the condition is necessary, not sufficient).</summary>
+    ExplodingPossible,
+    /// <summary>σ_max = 1/γ to within 1e-12 relative.</summary>
+    Boundary,
+}
+
+/// <summary>
+/// The Pascanu–Mikolov–Bengio (2013) condition. One backward step multiplies the gradient by
+/// diag(f′(a_t))·W_hᵀ, whose norm is at most γ·σ_max(W_h) when |f′| ≤ γ (γ = 1 for tanh and ReLU, 1/4 for the
+/// logistic sigmoid, 1 for the identity). So σ_max &lt; 1/γ is <b>sufficient</b> for vanishing (the long-term
+/// component shrinks at least geometrically), and σ_max &gt; 1/γ is <b>necessary</b> — but not sufficient — for exploding.
+/// </summary>
+public sealed record PmbCondition(double SigmaMax, double Gamma)
+{
+    /// <summary>ρ(W_h) if known (square W_h). With no activation (γ = 1) ρ &lt; 1 means the repeated product still
+    /// decays in the long run even when σ_max &gt; 1; mentioned in <see cref="Describe"/>.</summary>
+    public double? SpectralRadius { get; init; }
+
+    /// <summary>γ for tanh, ReLU and the identity.</summary>
+    public const double GammaTanh = 1.0;
+    /// <summary>γ for the logistic sigmoid (max σ′ = 1/4).</summary>
+    public const double GammaSigmoid = 0.25;
+
+    /// <summary>The threshold 1/γ.</summary>
+    public double Bound => 1.0 / Gamma;
+
+    public PmbRegime Regime =>
+        Math.Abs(SigmaMax - Bound) <= 1e-12 * Bound ? PmbRegime.Boundary
+        : SigmaMax < Bound ? PmbRegime.VanishingGuaranteed : PmbRegime.ExplodingPossible;
+
+    /// <summary>E.g. "σ_max 0.93 &lt; 1/γ = 1: vanishing is guaranteed".</summary>
+    public string Describe() => Regime switch
+    {
+        PmbRegime.VanishingGuaranteed => $"σ_max {Fmt.G3(SigmaMax)} < 1/γ = {Fmt.G3(Bound)}: vanishing is guaranteed",
+        PmbRegime.ExplodingPossible => $"σ_max {Fmt.G3(SigmaMax)} > 1/γ = {Fmt.G3(Bound)}: exploding is possible, not guaranteed"
+            + (SpectralRadius is { } rho && double.IsFinite(rho) ? $"; ρ(W_h) {Fmt.G3(rho)} {(rho < 1 ? "<" : rho > 1 ? ">" : "=")} 1" : ""),
+        _ => $"σ_max {Fmt.G3(SigmaMax)} = 1/γ: on the boundary",
+    };
+}
+
+/// <summary>Number formatting for generated text (invariant culture, 3 significant digits).</summary>
+public static class Fmt
+{
+    /// <summary>3 significant digits; scientific notation below 1e-3 or at/above 1e4 (e.g. "3.1e-09" → "3.1e-9").</summary>
+    public static string G3(double v)
+    {
+        if (double.IsNaN(v)) return "NaN";
+        if (double.IsPositiveInfinity(v)) return "∞";
+        if (double.IsNegativeInfinity(v)) return "-∞";
+        double a = Math.Abs(v);
+        if (a != 0 && (a < 1e-3 || a >= 1e4))
+        {
+            var s = v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
+            return s.Replace("e+", "e");
+        }
+        return v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,136 @@
+using System.Numerics;
+using Unroll.Init;
+using Unroll.Kernels;
+using Unroll.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Unroll.Layers;
+
+/// <summary>
+/// GRU unrolled over time in PyTorch's form, gate columns [r | z | n]:
+/// r = σ(x·Wx_r + h·Wh_r + b_r), z = σ(x·Wx_z + h·Wh_z + b_z),
+/// n = tanh(x·Wx_n + b_n + r ⊙ (h·Wh_n + bh_n)), h' = (1 − z) ⊙ n + z ⊙ h.
+/// xs (N,T,D) → hs (N,T,H); Wx (D×3H), Wh (H×3H), B (3H) (= PyTorch's b_ih), <see cref="BhN"/> (H) (= PyTorch's
+/// b_hh[2H:]; PyTorch's b_hh[:2H] adds to B[:2H]).
+/// </summary>
+/// <remarks>
+/// Per-step caches reachable without copies: <see cref="Gates"/> (N,T,3H) post-activation [r|z|n];
+/// <see cref="HhN"/> (N,T,H) = h_{t−1}·Wh_n + bh_n, the value the reset gate multiplies. After Backward,
+/// <see cref="IRecurrentLayer{T}.StepGradA"/> (N,T,3H) = [da_r | da_z | da_n ⊙ r], the gradient of h_{t−1}·Wh + [0|0|bh_n],
+/// so ∂L/∂h_{t−1} = StepGradA[:,t]·Whᵀ + ∂L/∂h_t ⊙ z (the W_h path and the update-gate carry);
+/// <see cref="StepGradXa"/> (N,T,3H) = [da_r | da_z | da_n], the gradient of x·Wx + b.
+/// </remarks>
+public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Tensor<T>? _gates, _hhn, _tmp, _dhh;
+
+    /// <summary>A layer with freshly initialised weights (default: textbook Xavier N(0,1)/√fan_in, biases 0).</summary>
+    /// <param name="inputSize">D.</param>
+    /// <param name="hiddenSize">H.</param>
+    /// <param name="rng">The injected randomness source (draws Wx, then Wh).</param>
+    /// <param name="init">Initialisation options (null = defaults).</param>
+    /// <param name="stateful">Carry h between Forward calls.</param>
+    /// <param name="name">Prefix of parameter names and error messages.</param>
+    public TimeGRU(int inputSize, int hiddenSize, Rng rng, RecurrentInit? init = null, bool stateful = false, string name = "gru")
+        : this(RecurrentInit.CreateWeights<T>(CellType.Gru, inputSize, hiddenSize, rng, init, name), stateful, name) { }
+
+    /// <summary>A layer on given parameters: Wx (D×3H), Wh (H×3H), b (3H), bhN (H).</summary>
+    public TimeGRU(Parameter<T> wx, Parameter<T> wh, Parameter<T> b, Parameter<T> bhN, bool stateful = false, string name = "gru")
+        : base(name, CellType.Gru, wx, wh, b, stateful, bhN)
+    {
+        if (!bhN.Value.HasShape([HiddenSize]))
+            throw new ArgumentException($"TimeGRU '{name}': bhN has shape {bhN.Value.ShapeString} but must be ({HiddenSize}).");
+        BhN = bhN;
+    }
+
+    private TimeGRU((Parameter<T> wx, Parameter<T> wh, Parameter<T> b, Parameter<T>? bhn) p, bool stateful, string name)
+        : this(p.wx, p.wh, p.b, p.bhn!, stateful, name) { }
+
+    /// <summary>bh_n (H): the recurrent bias of the candidate, inside the reset gate's product.</summary>
+    public Parameter<T> BhN { get; }
+
+    /// <summary>(N,T,3H) post-activation gates [r | z | n] of the last Forward (no copy).</summary>
+    public Tensor<T> Gates => ForwardDone ? _gates! : throw NotYet(nameof(Gates), "Forward");
+    /// <summary>(N,T,H) h_{t−1}·Wh_n + bh_n of the last Forward — the pre-reset recurrent value of the candidate (no copy).</summary>
+    public Tensor<T> HhN => ForwardDone ? _hhn! : throw NotYet(nameof(HhN), "Forward");
+    /// <summary>(N,T,3H) [da_r | da_z | da_n] = ∂L/∂(x·Wx + b) per step in the last Backward (no copy).</summary>
+    public Tensor<T> StepGradXa => BackwardDone ? _da! : throw NotYet(nameof(StepGradXa), "Backward");
+
+    private protected override Tensor<T>? RecurrentGrad => _dhh;
+
+    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    {
+        int h3 = 3 * H, h2 = 2 * H;
+        var gates = Workspace.Ensure(ref _gates, n, t, h3);
+        var hhn = Workspace.Ensure(ref _hhn, n, t, H);
+        var tmp = Workspace.Ensure(ref _tmp, n, h3);
+        var hs = _hs!;
+        ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
+        var wh = Wh.Value.Span; var bhn = BhN.Value.Span;
+        var s1 = _s1.AsSpan();
+        for (int step = 0; step < t; step++)
+        {
+            var hp = PrevH(step, t, out int ldp);
+            // h_{t−1}·Wh for all three gates: one GEMM
+            Gemm.Run(false, false, n, h3, H, T.One, hp, ldp, wh, h3, T.Zero, tmp.Span, h3);
+            for (int r = 0; r < n; r++)
+            {
+                var g = Step(gates, r, step, t, h3);
+                var a = tmp.Row(r);
+                var rz = g[..h2];
+                TP.Add<T>(rz, a[..h2], rz);
+                TP.Sigmoid<T>(rz, rz);                                // r, z = σ(x·Wx + b + h·Wh)
+                var hn = Step(hhn, r, step, t, H);
+                TP.Add<T>(a.Slice(h2, H), bhn, hn);                   // hn = h·Wh_n + bh_n
+                var gn = g.Slice(h2, H);
+                TP.FusedMultiplyAdd<T>(g[..H], hn, gn, gn);
+                TP.Tanh<T>(gn, gn);                                   // n = tanh(x·Wx_n + b_n + r ⊙ hn)
+                var hpr = PrevHRow(r, step, t);
+                TP.Subtract<T>(hpr, gn, s1);
+                TP.FusedMultiplyAdd<T>(g.Slice(H, H), s1, gn, Step(hs, r, step, t, H)); // h = n + z ⊙ (h_{t−1} − n)
+            }
+        }
+    }
+
+    private protected override void BackwardSteps(int n, int t)
+    {
+        int h3 = 3 * H, h2 = 2 * H;
+        var gates = _gates!; var hhn = _hhn!;
+        var sg = _stepGradH!; var dxa = _da!;
+        var dhh = Workspace.Ensure(ref _dhh, n, t, h3);
+        var wh = Wh.Value.Span;
+        var dbhn = BhN.Grad.Span;
+        var s1 = _s1.AsSpan(); var s2 = _s2.AsSpan();
+        for (int step = t - 1; step >= 0; step--)
+        {
+            for (int r = 0; r < n; r++)
+            {
+                var g = Step(gates, r, step, t, h3);
+                var rg = g[..H]; var z = g.Slice(H, H); var nn = g.Slice(h2, H);
+                var hn = Step(hhn, r, step, t, H);
+                var hpr = PrevHRow(r, step, t);
+                var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
+                var dx = Step(dxa, r, step, t, h3);
+                var dr = Step(dhh, r, step, t, h3);
+                // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1}:
+                TP.Subtract<T>(T.One, z, s1);
+                TP.Multiply<T>(s1, dh, s1);                           // dn = dh ⊙ (1 − z)
+                TanhBackward(nn, s1, dx.Slice(h2, H));                // da_n = dn ⊙ (1 − n²)
+                TP.Subtract<T>(hpr, nn, s2);
+                TP.Multiply<T>(s2, dh, s2);                           // dz = dh ⊙ (h_{t−1} − n)
+                SigmoidBackward(z, s2, dx.Slice(H, H));               // da_z = dz ⊙ z(1 − z)
+                // inverts n = tanh(a_n + r ⊙ hn):
+                TP.Multiply<T>(dx.Slice(h2, H), hn, s2);              // dr = da_n ⊙ hn
+                SigmoidBackward(rg, s2, dx[..H]);                     // da_r = dr ⊙ r(1 − r)
+                dx[..h2].CopyTo(dr[..h2]);                            // r, z: same gradient on the h·Wh side
+                TP.Multiply<T>(dx.Slice(h2, H), rg, dr.Slice(h2, H)); // ∂L/∂hn = da_n ⊙ r
+                TP.Add<T>(dbhn, dr.Slice(h2, H), dbhn);               // inverts hn = … + bh_n
+                var dhp = PrevGradHRow(r, step, t);
+                TP.FusedMultiplyAdd<T>(dh, z, dhp, dhp);              // ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry)
+            }
+            // inverts h_{t−1}·Wh: ∂L/∂h_{t−1} += [da_r | da_z | da_n ⊙ r]·Whᵀ
+            var dst = PrevGradH(step, t, out int ldd);
+            Gemm.Run(false, true, n, H, h3, T.One, From(dhh, step * h3), t * h3, wh, h3, T.One, dst, ldd);
+        }
+    }
+}

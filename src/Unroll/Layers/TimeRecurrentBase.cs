@@ -1,0 +1,318 @@
+using System.Numerics;
+using Unroll.Kernels;
+using Unroll.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Unroll.Layers;
+
+/// <summary>
+/// What every time-unrolled recurrent layer shares: parameters, state handling, shape checks, the one-GEMM input
+/// projection before the recurrence, and the one-GEMM weight gradients after the backward recurrence.
+/// The cells (<see cref="TimeRNN{T}"/>, <see cref="TimeLSTM{T}"/>, <see cref="TimeGRU{T}"/>) implement only their step loops.
+/// </summary>
+/// <remarks>
+/// Layout: sequences are (N,T,·) batch-major and contiguous, so the rows of one step t are strided: row n of step t
+/// starts at <c>(n·T + t)·width</c>. The per-step GEMMs address them in place with a leading dimension of T·width.
+/// Workspaces are allocated once per (N,T) and reused: a steady-state Forward/Backward allocates nothing.
+/// </remarks>
+public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private protected readonly int D, H, K;
+    private readonly Parameter<T>[] _params;
+
+    // Forward caches / workspaces.
+    private protected Tensor<T>? _xs, _hs, _h0, _c0;
+    private protected int _n, _t;
+    // State carried between calls.
+    private Tensor<T>? _state, _cellState;
+    private bool _hasState, _pending, _forwardDone, _backwardDone;
+    // Backward workspaces.
+    private protected Tensor<T>? _stepGradH, _da, _dh0, _dc0;
+    private Tensor<T>? _dxs, _corr;
+
+    private protected TimeRecurrentBase(string name, CellType cell, Parameter<T> wx, Parameter<T> wh, Parameter<T> b, bool stateful, params Parameter<T>[] extra)
+    {
+        Name = name;
+        Cell = cell;
+        int k = GatesOf(cell);
+        string kind = KindOf(cell);
+        if (wh.Value.Rank != 2 || wh.Value.Dim(1) % k != 0 || wh.Value.Dim(0) * k != wh.Value.Dim(1))
+            throw new ArgumentException($"{kind} '{name}': Wh has shape {wh.Value.ShapeString} but must be (H, {k}·H).");
+        H = wh.Value.Dim(0);
+        K = k * H;
+        if (wx.Value.Rank != 2 || wx.Value.Dim(1) != K)
+            throw new ArgumentException($"{kind} '{name}': Wx has shape {wx.Value.ShapeString} but must be (D, {K}).");
+        D = wx.Value.Dim(0);
+        if (!b.Value.HasShape([K]))
+            throw new ArgumentException($"{kind} '{name}': b has shape {b.Value.ShapeString} but must be ({K}).");
+        if (H == 0 || D == 0) throw new ArgumentException($"{kind} '{name}': sizes must be positive (D={D}, H={H}).");
+        Wx = wx; Wh = wh; B = b;
+        Stateful = stateful;
+        _params = [wx, wh, b, .. extra];
+        _s1 = new T[H]; _s2 = new T[H];
+    }
+
+    /// <summary>Number of gate blocks k (1, 4 or 3).</summary>
+    public static int GatesOf(CellType cell) => cell switch
+    {
+        CellType.Rnn or CellType.RnnRelu => 1,
+        CellType.Lstm => 4,
+        CellType.Gru => 3,
+        _ => throw new ArgumentException($"unknown cell type {cell}"),
+    };
+
+    private static string KindOf(CellType cell) => cell switch
+    {
+        CellType.Lstm => "TimeLSTM",
+        CellType.Gru => "TimeGRU",
+        _ => "TimeRNN",
+    };
+
+    /// <summary>Two scratch rows of length H for the elementwise step kernels.</summary>
+    private protected readonly T[] _s1, _s2;
+
+    /// <inheritdoc/>
+    public string Name { get; }
+    /// <inheritdoc/>
+    public CellType Cell { get; }
+    /// <summary>Class name used in messages.</summary>
+    protected string Kind => KindOf(Cell);
+    /// <inheritdoc/>
+    public int InputSize => D;
+    /// <inheritdoc/>
+    public int HiddenSize => H;
+    /// <inheritdoc/>
+    public bool Stateful { get; set; }
+    /// <inheritdoc/>
+    public Parameter<T> Wx { get; }
+    /// <inheritdoc/>
+    public Parameter<T> Wh { get; }
+    /// <inheritdoc/>
+    public Parameter<T> B { get; }
+    /// <summary>Wx, Wh, B (and BhN for GRU).</summary>
+    public IEnumerable<Parameter<T>> Parameters => _params;
+
+    private protected bool HasCell => Cell == CellType.Lstm;
+
+    /// <inheritdoc/>
+    public Tensor<T>? State => _hasState ? _state : null;
+    /// <inheritdoc/>
+    public Tensor<T>? CellState => _hasState && HasCell ? _cellState : null;
+    /// <inheritdoc/>
+    public Tensor<T>? DH0 => _backwardDone ? _dh0 : null;
+    /// <inheritdoc/>
+    public Tensor<T>? DC0 => _backwardDone && HasCell ? _dc0 : null;
+    /// <inheritdoc/>
+    public Tensor<T> Hs => _forwardDone ? _hs! : throw NotYet(nameof(Hs), "Forward");
+    /// <inheritdoc/>
+    public Tensor<T> H0 => _forwardDone ? _h0! : throw NotYet(nameof(H0), "Forward");
+    /// <inheritdoc/>
+    public Tensor<T> StepGradH => _backwardDone ? _stepGradH! : throw NotYet(nameof(StepGradH), "Backward");
+    /// <inheritdoc/>
+    public Tensor<T> StepGradA => _backwardDone ? RecurrentGrad! : throw NotYet(nameof(StepGradA), "Backward");
+
+    private protected InvalidOperationException NotYet(string what, string pass) =>
+        new($"{Kind} '{Name}': {what} is available only after {pass}.");
+    private protected bool ForwardDone => _forwardDone;
+    private protected bool BackwardDone => _backwardDone;
+
+    /// <inheritdoc/>
+    public void ResetState()
+    {
+        _hasState = false;
+        _pending = false;
+    }
+
+    /// <inheritdoc/>
+    public void SetState(Tensor<T> h, Tensor<T>? c = null)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        if (h.Rank != 2 || h.Dim(1) != H || h.Dim(0) == 0)
+            throw new ArgumentException($"{Kind} '{Name}': state h has shape {h.ShapeString} but must be (N, {H}).");
+        if (c is not null && !HasCell)
+            throw new ArgumentException($"{Kind} '{Name}': has no cell state, but c {c.ShapeString} was given.");
+        if (c is not null && !c.SameShape(h))
+            throw new ArgumentException($"{Kind} '{Name}': cell state c has shape {c.ShapeString} but h has shape {h.ShapeString}.");
+        Workspace.Ensure(ref _state, h.Shape).CopyFrom(h);
+        if (HasCell)
+        {
+            var cs = Workspace.Ensure(ref _cellState, h.Shape);
+            if (c is null) cs.Clear(); else cs.CopyFrom(c);
+        }
+        _hasState = true;
+        _pending = true;
+    }
+
+    /// <inheritdoc/>
+    public Tensor<T> Forward(Tensor<T> xs)
+    {
+        ArgumentNullException.ThrowIfNull(xs);
+        if (xs.Rank != 3 || xs.Dim(2) != D)
+            throw new ArgumentException($"{Kind} '{Name}': xs has shape {xs.ShapeString} but must be (N, T, {D}).");
+        int n = xs.Dim(0), t = xs.Dim(1);
+        if (n == 0 || t == 0)
+            throw new ArgumentException($"{Kind} '{Name}': xs has shape {xs.ShapeString}; N and T must be positive.");
+        _xs = xs; _n = n; _t = t;
+        var hs = Workspace.Ensure(ref _hs, n, t, H);
+        var h0 = Workspace.Ensure(ref _h0, n, H);
+        Tensor<T>? c0 = HasCell ? Workspace.Ensure(ref _c0, n, H) : null;
+
+        if (_pending || (Stateful && _hasState))
+        {
+            if (_state!.Dim(0) != n)
+                throw new ArgumentException($"{Kind} '{Name}': the state h has shape {_state.ShapeString} but xs has shape {xs.ShapeString} (batch {n}); call ResetState() or SetState(...) first.");
+            h0.CopyFrom(_state);
+            c0?.CopyFrom(_cellState!);
+        }
+        else
+        {
+            h0.Clear();
+            c0?.Clear();
+        }
+        _pending = false;
+        _backwardDone = false;
+
+        ForwardSteps(xs, n, t);
+
+        // Keep the last state (h_{T−1}, c_{T−1}) for the next call and for State/CellState.
+        var st = Workspace.Ensure(ref _state, n, H);
+        for (int i = 0; i < n; i++) Step(hs, i, t - 1, t, H).CopyTo(st.Row(i));
+        if (HasCell)
+        {
+            var cst = Workspace.Ensure(ref _cellState, n, H);
+            var cs = CellSequence!;
+            for (int i = 0; i < n; i++) Step(cs, i, t - 1, t, H).CopyTo(cst.Row(i));
+        }
+        _hasState = true;
+        _forwardDone = true;
+        return hs;
+    }
+
+    /// <inheritdoc/>
+    public Tensor<T> Backward(Tensor<T> dhs)
+    {
+        ArgumentNullException.ThrowIfNull(dhs);
+        if (!_forwardDone) throw new InvalidOperationException($"{Kind} '{Name}': Backward called before Forward.");
+        var hs = _hs!;
+        if (!dhs.SameShape(hs))
+            throw new ArgumentException($"{Kind} '{Name}': dhs has shape {dhs.ShapeString} but hs has shape {hs.ShapeString}.");
+        int n = _n, t = _t;
+        var sg = Workspace.Ensure(ref _stepGradH, n, t, H);
+        sg.CopyFrom(dhs);          // StepGradH[:,t] starts as the loss's dhs[:,t]; step t+1 adds its part below
+        Workspace.Ensure(ref _da, n, t, K);
+        Workspace.Ensure(ref _dh0, n, H).Clear();
+        if (HasCell) Workspace.Ensure(ref _dc0, n, H).Clear();
+
+        BackwardSteps(n, t);
+
+        AccumulateWeightGrads(n, t);
+        var dxs = Workspace.Ensure(ref _dxs, n, t, D);
+        // inverts A = xs·Wx (all N·T rows at once): dxs = dA·Wxᵀ
+        Gemm.Run(false, true, n * t, D, K, T.One, InputGrad.Span, K, Wx.Value.Span, K, T.Zero, dxs.Span, D);
+        _backwardDone = true;
+        return dxs;
+    }
+
+    /// <summary>The cell sequence cs (N,T,H) for LSTM (null otherwise).</summary>
+    private protected virtual Tensor<T>? CellSequence => null;
+    /// <summary>∂L/∂(x·Wx + b) per step (N,T,kH). For RNN/LSTM the pre-activation gradient da.</summary>
+    private protected virtual Tensor<T> InputGrad => _da!;
+    /// <summary>∂L/∂(h_{t−1}·Wh) per step (N,T,kH). For RNN/LSTM the same tensor as <see cref="InputGrad"/>.</summary>
+    private protected virtual Tensor<T>? RecurrentGrad => _da;
+
+    /// <summary>Runs the recurrence over t steps, filling hs (and the cell's caches) from xs, h0 (and c0).</summary>
+    private protected abstract void ForwardSteps(Tensor<T> xs, int n, int t);
+
+    /// <summary>
+    /// Runs the backward recurrence: StepGradH holds dhs on entry; fills it with the totals, fills
+    /// <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 (cleared on entry) and DC0 (cleared on entry), and
+    /// adds cell-specific parameter gradients (e.g. GRU's BhN). Wx, Wh, B gradients are added afterwards by the base.
+    /// </summary>
+    private protected abstract void BackwardSteps(int n, int t);
+
+    /// <summary>dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)).</summary>
+    private protected void ProjectInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
+    {
+        Gemm.Run(false, false, n * t, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
+        var b = B.Value.Span;
+        for (int r = 0; r < n * t; r++)
+        {
+            var row = dest.Buffer.AsSpan(dest.Offset + r * K, K);
+            TP.Add<T>(row, b, row);
+        }
+    }
+
+    /// <summary>The rows of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>
+    private protected Span<T> PrevH(int step, int t, out int ld)
+    {
+        if (step == 0) { ld = H; return _h0!.Span; }
+        ld = t * H;
+        return From(_hs!, (step - 1) * H);
+    }
+
+    /// <summary>The rows of h_{step−1} for batch row i (h0 at step 0).</summary>
+    private protected Span<T> PrevHRow(int i, int step, int t) => step == 0 ? _h0!.Row(i) : Step(_hs!, i, step - 1, t, H);
+
+    /// <summary>The destination for ∂L/∂h_{step−1}: StepGradH rows of step−1, or DH0 at step 0 (out ld).</summary>
+    private protected Span<T> PrevGradH(int step, int t, out int ld)
+    {
+        if (step == 0) { ld = H; return _dh0!.Span; }
+        ld = t * H;
+        return From(_stepGradH!, (step - 1) * H);
+    }
+
+    private protected Span<T> PrevGradHRow(int i, int step, int t) => step == 0 ? _dh0!.Row(i) : Step(_stepGradH!, i, step - 1, t, H);
+
+    /// <summary>The elements of tensor <paramref name="x"/> from flat index <paramref name="offset"/> to its end.</summary>
+    private protected static Span<T> From(Tensor<T> x, int offset) => x.Buffer.AsSpan(x.Offset + offset, x.Length - offset);
+
+    /// <summary>Row (n, step) of an (N,T,width) tensor.</summary>
+    private protected static Span<T> Step(Tensor<T> x, int n, int step, int t, int width) =>
+        x.Buffer.AsSpan(x.Offset + (n * t + step) * width, width);
+
+    /// <summary>
+    /// After the backward recurrence: each weight gradient as ONE GEMM over all N·T rows.
+    /// dWx += xsᵀ·dA; dWh += Hprevᵀ·dR where Hprev row (n,t) is h_{t−1} (h0 at t = 0); db += Σ_rows dA.
+    /// </summary>
+    private void AccumulateWeightGrads(int n, int t)
+    {
+        int rows = n * t;
+        var dA = InputGrad;
+        var dR = RecurrentGrad!;
+        var hs = _hs!;
+        // inverts A = xs·Wx: dWx += xsᵀ·dA
+        Gemm.Run(true, false, D, K, rows, T.One, _xs!.Span, D, dA.Span, K, T.One, Wx.Grad.Span, K);
+        // inverts R = h_{t−1}·Wh: dWh += Σ_(n,t) h_{t−1}ᵀ·dR_t. Flat row r of hs is h_t of (n,t); row r+1 of dR is
+        // step t+1 of the same sequence except where t+1 = 0 starts a new one. So: one GEMM pairing hs rows
+        // [0, NT−1) with dR rows [1, NT), then one small GEMM over the N rows (n, 0) with (h0[n] − hs[n−1, T−1])
+        // that replaces the wrong pairs by the initial state.
+        if (rows > 1)
+            Gemm.Run(true, false, H, K, rows - 1, T.One, hs.Span, H, From(dR, K), K, T.One, Wh.Grad.Span, K);
+        var corr = Workspace.Ensure(ref _corr, n, H);
+        var h0 = _h0!;
+        h0.Row(0).CopyTo(corr.Row(0));
+        for (int i = 1; i < n; i++) TP.Subtract<T>(h0.Row(i), Step(hs, i - 1, t - 1, t, H), corr.Row(i));
+        Gemm.Run(true, false, H, K, n, T.One, corr.Span, H, dR.Span, t * K, T.One, Wh.Grad.Span, K);
+        // inverts A + b: db += Σ_rows dA
+        var db = B.Grad.Span;
+        for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+    }
+
+    /// <summary>dst = dy ⊙ y ⊙ (1 − y) (sigmoid backward from its output y). dst must not alias y or dy.</summary>
+    private protected static void SigmoidBackward(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dst)
+    {
+        TP.Subtract<T>(T.One, y, dst);     // 1 − y
+        TP.Multiply<T>(dst, y, dst);       // y(1 − y)
+        TP.Multiply<T>(dst, dy, dst);      // dy ⊙ y(1 − y)
+    }
+
+    /// <summary>dst = dy ⊙ (1 − y²) (tanh backward from its output y). dst must not alias y or dy.</summary>
+    private protected static void TanhBackward(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dst)
+    {
+        TP.Multiply<T>(y, y, dst);         // y²
+        TP.Subtract<T>(T.One, dst, dst);   // 1 − y²
+        TP.Multiply<T>(dst, dy, dst);      // dy ⊙ (1 − y²)
+    }
+
+    public override string ToString() => $"{Kind} '{Name}' (D={D}, H={H}{(Stateful ? ", stateful" : "")})";
+}

@@ -1,0 +1,69 @@
+using System.Numerics;
+using Unroll.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace Unroll.Nodes;
+
+/// <summary>
+/// Row-wise helpers shared by the bias, affine and embedding nodes. All work on flat row-major spans
+/// (no allocation): a matrix of <c>rows × cols</c> is <c>span[r * cols + c]</c>.
+/// </summary>
+internal static class RowOps
+{
+    /// <summary>Every row of <paramref name="y"/> (rows × b.Length) ← <paramref name="b"/>.</summary>
+    public static void BroadcastRows<T>(ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = b.Length;
+        if (cols == 0) return;
+        for (int off = 0; off < y.Length; off += cols) b.CopyTo(y.Slice(off, cols));
+    }
+
+    /// <summary>Every row of <paramref name="y"/> (rows × b.Length) ← row + <paramref name="b"/>.</summary>
+    public static void AddToRows<T>(ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = b.Length;
+        if (cols == 0) return;
+        for (int off = 0; off < y.Length; off += cols) { var row = y.Slice(off, cols); TP.Add<T>(row, b, row); }
+    }
+
+    /// <summary><paramref name="acc"/> (cols) += the column sums of <paramref name="dy"/> (rows × cols).</summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> dy, Span<T> acc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int cols = acc.Length;
+        if (cols == 0) return;
+        for (int off = 0; off < dy.Length; off += cols) TP.Add<T>(acc, dy.Slice(off, cols), acc);
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="node"/> if an id is outside [0, vocab).</summary>
+    public static void CheckIds(string node, ReadOnlySpan<int> ids, int vocab)
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)vocab)
+                throw new ArgumentException($"{node}: id {ids[i]} at position {i} is outside the vocabulary [0, {vocab}).");
+    }
+
+    /// <summary>Row i of <paramref name="y"/> (n × d) ← row ids[i] of <paramref name="w"/> (V × d). Ids must be valid.</summary>
+    public static void Gather<T>(ReadOnlySpan<T> w, int d, ReadOnlySpan<int> ids, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < ids.Length; i++) w.Slice(ids[i] * d, d).CopyTo(y.Slice(i * d, d));
+    }
+
+    /// <summary>Row ids[i] of <paramref name="dw"/> (V × d) += row i of <paramref name="dy"/> (n × d); repeated ids accumulate.</summary>
+    public static void ScatterAdd<T>(ReadOnlySpan<T> dy, int d, ReadOnlySpan<int> ids, Span<T> dw) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var dst = dw.Slice(ids[i] * d, d);
+            TP.Add<T>(dst, dy.Slice(i * d, d), dst);
+        }
+    }
+
+    /// <summary>The parameter's value, checked to have rank <paramref name="rank"/>.</summary>
+    public static Tensor<T> RankOf<T>(string node, Parameter<T> p, int rank) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (p.Value.Rank != rank)
+            throw new ArgumentException($"{node}: parameter {p.Name} must have rank {rank}, got shape {p.Value.ShapeString}.");
+        return p.Value;
+    }
+}

@@ -1,0 +1,144 @@
+using Unroll.Checking;
+using Unroll.Nodes;
+using Unroll.Tensors;
+
+namespace Unroll.Tests;
+
+/// <summary>Stability, ignore-index and the fused-vs-reference kernel comparison of the softmax cross-entropy.</summary>
+public class SoftmaxLossTests
+{
+    private static void ExtremeLogitsStayFiniteAndCorrect<T>(double tol) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var node = new SoftmaxWithLoss<T>();
+        // row 0: target is the huge logit → loss ≈ 0; row 1: target is −1e4 while the max is 1e4 → loss = 2e4
+        // row 2: all equal ±1e4 → log 3
+        double[] raw = [1e4, -1e4, 0, 1e4, -1e4, 0, -1e4, -1e4, -1e4];
+        var x = Tensor<T>.FromArray(raw.Select(T.CreateTruncating).ToArray(), 3, 3);
+        int[] targets = [0, 1, 2];
+        double loss = double.CreateTruncating(node.Forward(x, targets));
+        Assert.True(double.IsFinite(loss));
+        double expect = (0 + 2e4 + Math.Log(3)) / 3;
+        Assert.True(Math.Abs(loss - expect) <= tol * expect, $"loss {loss} vs {expect}");
+        var dx = node.Backward().ToArray().Select(double.CreateTruncating).ToArray();
+        Assert.All(dx, g => Assert.True(double.IsFinite(g)));
+        double[] expectDx = [0, 0, 0, 1, -1, 0, 1.0 / 3, 1.0 / 3, -2.0 / 3];
+        for (int i = 0; i < 9; i++) Assert.True(Math.Abs(dx[i] - expectDx[i] / 3) <= 1e-6, $"dx[{i}] = {dx[i]}");
+        var p = node.Probabilities!.ToArray().Select(double.CreateTruncating).ToArray();
+        Assert.All(p, v => Assert.True(double.IsFinite(v) && v >= 0 && v <= 1));
+
+        var fused = node.ForwardBackward(x, targets, T.One, out var g);
+        Assert.True(Math.Abs(double.CreateTruncating(fused) - expect) <= tol * expect);
+        Assert.All(g.ToArray(), v => Assert.True(T.IsFinite(v)));
+    }
+
+    [Fact] public void LogitsOfPlusMinus1e4StayFiniteFloat() => ExtremeLogitsStayFiniteAndCorrect<float>(1e-6);
+    [Fact] public void LogitsOfPlusMinus1e4StayFiniteDouble() => ExtremeLogitsStayFiniteAndCorrect<double>(1e-14);
+
+    [Fact]
+    public void TimeSoftmaxWithHugeLogitsIsFinite()
+    {
+        var rng = new Rng(30);
+        var x = new Tensor<float>(2, 3, 11);
+        var s = x.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = rng.NextDouble() < 0.5 ? 1e4f : -1e4f;
+        var node = new TimeSoftmaxWithLoss<float>();
+        float loss = node.Forward(x, NodeGrad.Ids(rng, 6, 11));
+        Assert.True(float.IsFinite(loss) && loss >= 0);
+        Assert.All(node.Backward().ToArray(), g => Assert.True(float.IsFinite(g)));
+    }
+
+    [Fact]
+    public void AllTargetsIgnoredGivesZeroLossAndGradient()
+    {
+        var rng = new Rng(31);
+        var node = new SoftmaxWithLoss<double>();
+        var x = GradCheck.RandomTensor(rng, 1.0, 4, 5);
+        Assert.Equal(0.0, node.Forward(x, [-1, -1, -1, -1]));
+        Assert.Equal(0, node.Count);
+        Assert.All(node.Backward().ToArray(), g => Assert.Equal(0.0, g));
+        Assert.Equal(0.0, node.ForwardBackward(x, [-1, -1, -1, -1], 1.0, out var dx));
+        Assert.All(dx.ToArray(), g => Assert.Equal(0.0, g));
+    }
+
+    [Fact]
+    public void IgnoredRowsDoNotChangeTheLoss()
+    {
+        var rng = new Rng(32);
+        var x = GradCheck.RandomTensor(rng, 1.0, 3, 5);
+        var node = new SoftmaxWithLoss<double>();
+        double all3 = node.Forward(x, [1, 2, 3]);
+        double only2 = node.Forward(x, [1, -1, 3]);
+        double row0 = node.Forward(x.Slice0(0, 1), [1]);
+        double row2 = node.Forward(x.Slice0(2, 1), [3]);
+        Assert.Equal((row0 + row2) / 2, only2, 1e-14);
+        Assert.NotEqual(all3, only2);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 7)]
+    [InlineData(5, 1)]
+    [InlineData(7, 13)]
+    [InlineData(3, 1001)]
+    [InlineData(33, 37)]
+    public void FusedKernelsMatchReferenceKernels(int n, int v)
+    {
+        Compare<double>(n, v, 1e-13);
+        Compare<float>(n, v, 2e-6);
+    }
+
+    private static void Compare<T>(int n, int v, double tol) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        var rng = new Rng((ulong)(n * 1000 + v));
+        var logits = GradCheck.RandomTensor(rng, 3.0, n, v).Cast<T>();
+        var targets = NodeGrad.Ids(rng, n, v);
+        for (int i = 0; i < n; i++) if (i % 3 == 1) targets[i] = -1;
+        var pFast = new T[n * v]; var pRef = new T[n * v];
+        double lFast = SoftmaxCrossEntropy.Forward<T>(logits.Span, n, v, targets, -1, pFast, out int cFast);
+        double lRef = SoftmaxCrossEntropy.ForwardReference<T>(logits.Span, n, v, targets, -1, pRef, out int cRef);
+        Assert.Equal(cRef, cFast);
+        AssertClose("loss", [lRef], [lFast], tol);
+        AssertClose("probs", pRef, pFast, tol);
+
+        T scale = T.CreateTruncating(0.37);
+        var gFast = new T[n * v]; var gRef = new T[n * v];
+        SoftmaxCrossEntropy.Backward<T>(pRef, n, v, targets, -1, scale, gFast);
+        SoftmaxCrossEntropy.BackwardReference<T>(pRef, n, v, targets, -1, scale, gRef);
+        AssertClose("backward", gRef, gFast, tol);
+
+        var fFast = new T[n * v]; var fRef = new T[n * v];
+        double mFast = SoftmaxCrossEntropy.LossAndGradient<T>(logits.Span, n, v, targets, -1, scale, fFast, out _);
+        double mRef = SoftmaxCrossEntropy.LossAndGradientReference<T>(logits.Span, n, v, targets, -1, scale, fRef, out _);
+        AssertClose("fused loss", [mRef], [mFast], tol);
+        AssertClose("fused grad", fRef, fFast, tol);
+        Assert.Equal(lRef / Math.Max(cRef, 1), mRef, 1e-12);
+    }
+
+    private static void AssertClose<T>(string what, T[] expect, T[] actual, double tol) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        double scale = 0;
+        foreach (var e in expect) scale = Math.Max(scale, Math.Abs(double.CreateTruncating(e)));
+        for (int i = 0; i < expect.Length; i++)
+        {
+            double e = double.CreateTruncating(expect[i]), a = double.CreateTruncating(actual[i]);
+            Assert.True(Math.Abs(e - a) <= tol * Math.Max(scale, 1e-30), $"{what}[{i}]: reference {e} vs fast {a}");
+        }
+    }
+
+    [Fact]
+    public void NodeForwardBackwardEqualsForwardThenBackward()
+    {
+        var rng = new Rng(33);
+        var x = GradCheck.RandomTensor(rng, 2.0, 3, 7, 9);
+        var targets = NodeGrad.Ids(rng, 21, 9);
+        targets[4] = -1;
+        var node = new TimeSoftmaxWithLoss<double>();
+        double l1 = node.Forward(x, targets);
+        var g1 = node.Backward(0.5).Clone();
+        double l2 = node.ForwardBackward(x, targets, 0.5, out var g2);
+        Assert.Equal(l1, l2, 1e-14);
+        for (int i = 0; i < g1.Length; i++) Assert.Equal(g1.Span[i], g2.Span[i], 1e-15);
+        Assert.Null(node.Probabilities);
+        Assert.Throws<InvalidOperationException>(() => node.Backward());
+    }
+}
