@@ -47,6 +47,7 @@ public static class CliApp
         }
         try
         {
+            Unroll.Kernels.Gemm.Threads = parse.GetValue(GlobalOptions.Threads);   // --threads: cores for matrix products
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return parse.Invoke(config);
         }
