@@ -30,6 +30,7 @@ public static class CliApp
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
+        root.Subcommands.Add(CompareCommand.Build());
         return root;
     }
 
