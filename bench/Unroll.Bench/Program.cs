@@ -1,1 +1,16 @@
-Console.WriteLine("bench: see README");
+using Unroll.Bench;
+
+// Benchmark modes: `dotnet run -c Release --project bench/Unroll.Bench -- <mode> [options]`.
+// Each mode lives in its own file; add a case here for a new one.
+string mode = args.Length > 0 ? args[0] : "";
+string[] rest = args.Length > 1 ? args[1..] : [];
+switch (mode)
+{
+    case "kernel":
+        return KernelProbe.Run(rest);
+    case "gemm":
+        return GemmBench.Run(rest);
+    default:
+        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm     float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs\n  kernel   the managed AVX-512 microkernel alone (ceiling of the managed GEMM), see KernelProbe.cs");
+        return 2;
+}

@@ -110,3 +110,25 @@ public class GradientFlowRecorderReferenceTests
         Assert.Contains("stepGradH", ex.Message);
     }
 }
+
+public class JacobianSpectrumTests
+{
+    [Fact]
+    public void StepJacobianSigmaMaxMatchesExplicitJacobianAndBoundsTheGain()
+    {
+        var rng = new Rng(21);
+        var r = FlowReference.Random("rnn", 1, 4, 2, 3, rng, 0.9);
+        var xs = new double[1, 4, 2];
+        for (int t = 0; t < 4; t++) for (int d = 0; d < 2; d++) xs[0, t, d] = rng.NextGaussian();
+        var up = new double[1, 4, 3];
+        for (int m = 0; m < 3; m++) up[0, 3, m] = 1;
+        r.Forward(xs); r.Backward(up);
+        var rec = new GradientFlowRecorder<double>().RecordRnn(FlowReference.T3(r.Hs), FlowReference.T3(r.StepGradH), FlowReference.T2(r.Wh), false);
+        for (int t = 0; t < 4; t++)
+        {
+            var s = WhSpectrum.Of(r.Jacobian(0, t)).SigmaMax;
+            Assert.Equal(s, rec.JacobianSigmaMax![t], 12);
+            Assert.True(rec.StepGain[t] <= s * (1 + 1e-12), $"t={t + 1}: gain {rec.StepGain[t]} > σ_max(J) {s}");
+        }
+    }
+}

@@ -233,4 +233,25 @@ public class NodeBehaviourTests
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated == 0, $"steady-state steps allocated {allocated} bytes");
     }
+
+    [Fact]
+    public void GemmNodesReuseWorkspacesWithoutAllocation()
+    {
+        var rng = new Rng(16);
+        var x = GradCheck.RandomTensor(rng, 1, 4, 9, 6).Cast<float>();
+        var x2 = x.Reshape(36, 6);
+        var mm = new MatMul<float>(new Parameter<float>("W", GradCheck.RandomTensor(rng, 1, 6, 5).Cast<float>()));
+        var af = new Affine<float>(new Parameter<float>("W", GradCheck.RandomTensor(rng, 1, 6, 5).Cast<float>()), new Parameter<float>("b", new Tensor<float>(5)));
+        var ta = new TimeAffine<float>(new Parameter<float>("W", GradCheck.RandomTensor(rng, 1, 5, 6).Cast<float>()), new Parameter<float>("b", new Tensor<float>(5)), transposeW: true);
+        void Step() { mm.Backward(mm.Forward(x2)); af.Backward(af.Forward(x2)); ta.Backward(ta.Forward(x)); }
+        Step();
+        var y = ta.Forward(x); var dx = ta.Backward(y);
+        Step();
+        Assert.Same(y, ta.Forward(x));
+        Assert.Same(dx, ta.Backward(y));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) Step();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"steady-state steps allocated {allocated} bytes (GEMM backend {Unroll.Kernels.Gemm.Backend.Name})");
+    }
 }

@@ -12,7 +12,8 @@ namespace Unroll.Nodes;
 /// <remarks>
 /// The mask is drawn from the injected <see cref="Rng"/> (one uniform per element, row-major order) at every
 /// training <see cref="Forward"/>, so the same seed gives the same masks. NaN/±∞ in x stay where kept and become
-/// 0·NaN = NaN / 0·∞ = NaN where dropped (IEEE-754); finite x stays finite. No subnormals are produced beyond
+/// 0·NaN = NaN / 0·∞ = NaN where dropped (IEEE-754); finite x stays finite unless |x|/(1 − p) exceeds the
+/// type's range (float: |x| ≳ 3.4e38·(1 − p)). No subnormals are produced beyond
 /// those already in x (the scale 1/(1 − p) ≥ 1).
 /// </remarks>
 public sealed class Dropout<T> : INode<T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -10,7 +10,8 @@ namespace Unroll.Nodes;
 /// </summary>
 /// <remarks>
 /// Stability: each row is shifted by its maximum before exponentiating, so every exponent is ≤ 0, the row sum s is
-/// ≥ 1, and log(s) is never log(0). The loss of a row is (max − x_t) + log(s): finite for any finite logits, even ±1e4
+/// ≥ 1, and log(s) is never log(0). The loss of a row is (max − x_t) + log(s): finite for any finite logits, even ±1e4, as long as the loss
+/// itself fits the type (max − x_t below ~3.4e38 in float)
 /// (where the probabilities of the small logits underflow to exactly 0 — through subnormals, e^(−88…−103) in float,
 /// e^(−708…−745) in double). Non-finite logits (NaN or +∞ in a row) give NaN in that row's loss and probabilities.
 /// A target equal to <c>ignoreIndex</c> contributes neither loss nor gradient (its gradient row is 0).
