@@ -30,6 +30,9 @@ public static class CliApp
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
+        root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(GenerateCommand.Build());
         return root;
     }
 
