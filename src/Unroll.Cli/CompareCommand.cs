@@ -105,11 +105,21 @@ public static class CompareCommand
             stdout.WriteLine($"compare: {task}, T ∈ {{{string.Join(", ", lengths)}}}, models {string.Join(", ", models)}, {seeds} seed(s), {steps} steps, {configs.Count} runs on {Math.Min(threads, configs.Count)} worker(s) → {outDir}");
         var sw = Stopwatch.StartNew();
         int done = 0;
-        var results = LongRangeComparison.RunAll(configs, threads, parse.GetValue(FreshOpt) ? null : outDir, (r, loaded) =>
+        // Parallelism: whole runs on separate cores, each with single-threaded GEMMs (the products of these models are
+        // small, H ≤ 128, so splitting one product across cores gains little); with one worker, GEMMs may use --threads.
+        int workers = Math.Min(threads, configs.Count);
+        int gemmThreads = Unroll.Kernels.Gemm.Threads;
+        Unroll.Kernels.Gemm.Threads = workers > 1 ? 1 : threads;
+        List<RunResult> results;
+        try
         {
-            done++;
-            if (!quiet && !json) stdout.WriteLine($"[{done}/{configs.Count}] {Describe(r)}{(loaded ? " (resumed from runs/)" : "")}");
-        });
+            results = LongRangeComparison.RunAll(configs, workers, parse.GetValue(FreshOpt) ? null : outDir, (r, loaded) =>
+            {
+                done++;
+                if (!quiet && !json) stdout.WriteLine($"[{done}/{configs.Count}] {Describe(r)}{(loaded ? " (resumed from runs/)" : "")}");
+            });
+        }
+        finally { Unroll.Kernels.Gemm.Threads = gemmThreads; }
         if (parse.GetValue(FreshOpt))
             foreach (var r in results) AtomicFile.WriteAllBytes(Path.Combine(outDir, "runs", r.Config.Key + ".json"), JsonSerializer.Serialize(r, LongRangeComparison.Json).ToUtf8());
         double wall = sw.Elapsed.TotalSeconds;
