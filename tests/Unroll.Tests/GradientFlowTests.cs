@@ -129,6 +129,20 @@ public class SpectrumTests
     }
 
     [Fact]
+    public void HugeAndTinyMatricesScaleExactly()
+    {
+        var w = new double[,] { { 0.3, -1.2 }, { 0.7, 0.4 } };
+        var baseS = WhSpectrum.Of(w);
+        foreach (var c in new[] { 1e200, 1e-200, 0.0 })
+        {
+            var s = WhSpectrum.Of(SeedExperiment.Scaled(w, c));
+            Assert.Equal(baseS.SigmaMax * c, s.SigmaMax, Math.Max(1e-12 * baseS.SigmaMax * c, 0));
+            Assert.True(Math.Abs(s.SpectralRadius - baseS.SpectralRadius * c) <= 1e-12 * baseS.SpectralRadius * c);
+            Assert.True(s.SigmaMin >= 0);
+        }
+    }
+
+    [Fact]
     public void NonFiniteMatrixIsRejected() =>
         Assert.Throws<ArgumentException>(() => WhSpectrum.Of(new double[,] { { 1, double.NaN }, { 0, 1 } }));
 
@@ -301,8 +315,11 @@ public class GradientFlowCommandTests : IDisposable
         { ["--n", "0"], null },
         { ["--h", "-2"], null },
         { ["--cell", "transformer"], null },
+        { ["--h", "100000"], null },
+        { ["--n", "1000", "--t", "10000", "--h", "100"], null },
         { ["--init", "zeros"], null },
         { ["--scale", "abc"], null },
+        { ["--wh", "FILE", "--scale", "1e308"], "10,0\n0,1\n" },  // the scaled W_h overflows
         { ["--wh", "FILE"], "1,2,3\n4,5,6\n" },            // not square
         { ["--wh", "FILE", "--h", "3"], "1,2\n3,4\n" },     // wrong size
         { ["--wh", "FILE"], "1,2\n3,oops\n" },              // non-numeric
