@@ -30,6 +30,11 @@ public static class CliApp
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
+        root.Subcommands.Add(CompareCommand.Build());
+        root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(GenerateCommand.Build());
+        root.Subcommands.Add(DemoCommand.Build());
         return root;
     }
 
@@ -47,6 +52,7 @@ public static class CliApp
         }
         try
         {
+            Unroll.Kernels.Gemm.Threads = parse.GetValue(GlobalOptions.Threads);   // --threads: cores for matrix products
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return parse.Invoke(config);
         }
