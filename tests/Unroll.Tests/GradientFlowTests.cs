@@ -398,3 +398,36 @@ public class GradientFlowReportTests
         Assert.Equal(c.Verdict.Kind.ToString().ToLowerInvariant(), json.GetProperty("settings")[0].GetProperty("verdict").GetProperty("kind").GetString());
     }
 }
+
+/// <summary>The seed experiment against NumPy (fixture from bench/reference/gradient_flow_seed.py, numpy's own .npy writer).</summary>
+public class GradientFlowNumpyParityTests
+{
+    private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "flow");
+
+    [Theory]
+    [InlineData("wh_f64.npy", "norms_f64")]
+    [InlineData("wh_f32.npy", "norms_f32")]
+    public void NormsMatchNumpyToTheLastDigits(string file, string key)
+    {
+        var fx = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "seed_numpy.json"))).RootElement;
+        int n = fx.GetProperty("n").GetInt32(), t = fx.GetProperty("t").GetInt32();
+        var expect = fx.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var wh = MatrixFile.Read(Path.Combine(Dir, file));
+        Assert.Equal(fx.GetProperty("h").GetInt32(), wh.GetLength(0));
+        var c = SeedExperiment.Run(wh, n, t, 1, "numpy");
+        for (int k = 0; k <= t; k++)
+            Assert.True(Math.Abs(c.Norms[k] - expect[k]) <= 4e-16 * expect[k] * (k + 1), $"k={k}: {c.Norms[k]:R} vs numpy {expect[k]:R}");
+
+        // and through the command line, as a user comparing with another tool would
+        var o = new StringWriter(); var e = new StringWriter();
+        string outDir = Path.Combine(Path.GetTempPath(), "unroll-gf-numpy-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            int code = CliApp.Run(["gradient-flow", "--wh", Path.Combine(Dir, file), "--t", t.ToString(CultureInfo.InvariantCulture), "--n", n.ToString(CultureInfo.InvariantCulture), "--json", "--out", outDir], o, e);
+            Assert.True(code == 0, e.ToString());
+            var norms = System.Text.Json.JsonDocument.Parse(o.ToString()).RootElement.GetProperty("settings")[0].GetProperty("normsPerSample");
+            for (int k = 0; k <= t; k++) Assert.Equal(c.Norms[k], norms[k].GetDouble());
+        }
+        finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
+    }
+}
