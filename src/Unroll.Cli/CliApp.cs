@@ -31,6 +31,10 @@ public static class CliApp
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
         root.Subcommands.Add(CompareCommand.Build());
+        root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(GenerateCommand.Build());
+        root.Subcommands.Add(DemoCommand.Build());
         return root;
     }
 
@@ -48,6 +52,7 @@ public static class CliApp
         }
         try
         {
+            Unroll.Kernels.Gemm.Threads = parse.GetValue(GlobalOptions.Threads);   // --threads: cores for matrix products
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return parse.Invoke(config);
         }

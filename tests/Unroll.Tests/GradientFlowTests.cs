@@ -83,7 +83,7 @@ public class SeedExperimentTests
         Assert.Equal(1.0, keep.Spectrum.SigmaMin, 12);
         Assert.Equal(FlowVerdictKind.Healthy, keep.Verdict.Kind);
         Assert.Equal(FlowVerdictKind.Vanishing, half.Verdict.Kind);
-        Assert.Equal(PmbRegime.VanishingGuaranteed, half.Condition.Regime);
+        Assert.Equal(PmbRegime.VanishingGuaranteed, half.Condition!.Regime);
     }
 
     [Theory]
@@ -270,8 +270,8 @@ public class GradientFlowCommandTests : IDisposable
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.Contains("<svg", File.ReadAllText(Path.Combine(outDir, "factors.svg")));
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp"));
-        // the CSV has one row per setting and step: 2 × 21 + header
-        Assert.Equal(1 + 2 * 21, File.ReadAllLines(Path.Combine(outDir, "gradient-flow.csv")).Length);
+        // the CSV has one row per setting and step: (2 W_h-only + 2 tanh-layer settings) × 21 + header
+        Assert.Equal(1 + 4 * 21, File.ReadAllLines(Path.Combine(outDir, "gradient-flow.csv")).Length);
     }
 
     [Fact]
@@ -345,5 +345,39 @@ public class GradientFlowCommandTests : IDisposable
         var (code, _, err) = Run("gradient-flow", "--out", f);
         Assert.Equal(2, code);
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}
+
+public class GradientFlowReportTests
+{
+    [Fact]
+    public void HtmlSectionHasBothPlotsTheTableAndOneSentencePerSetting()
+    {
+        var w = SeedExperiment.GaussianWh(new Rng(3), 3);
+        var curves = new[] { 1.0, 0.5 }.Select(s => SeedExperiment.Run(SeedExperiment.Scaled(w, s), 2, 20, s, $"scale={s}")).ToList();
+        var report = new HtmlReport("t");
+        var sec = report.AddSection("seed", "Seed experiment");
+        GradientFlowReport.AddToSection(sec, curves, "seed");
+        Assert.Equal(2, sec.Plots.Count);
+        Assert.Equal(["seed-norms", "seed-factors"], sec.Plots.Select(p => p.Id));
+        Assert.Equal(2, sec.Paragraphs.Count);
+        Assert.Contains(curves[1].Verdict.Evidence, sec.Paragraphs[1]);
+        var html = report.Render();
+        Assert.Contains("<svg", html);
+        Assert.Equal(2, sec.Tables[0].Rows.Count);
+    }
+
+    [Fact]
+    public void CsvAndJsonCarryEveryStep()
+    {
+        var w = SeedExperiment.GaussianWh(new Rng(3), 3);
+        var c = SeedExperiment.Run(w, 2, 5, 1, "scale=1");
+        var csv = GradientFlowReport.Csv([c]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(7, csv.Length);
+        var last = csv[^1].Split(',');
+        Assert.Equal(c.Norms[5], double.Parse(last[5], CultureInfo.InvariantCulture));
+        var json = System.Text.Json.JsonDocument.Parse(GradientFlowReport.Json([c], new { t = 5 })).RootElement;
+        Assert.Equal(c.Spectrum.SigmaMax, json.GetProperty("settings")[0].GetProperty("spectrum").GetProperty("sigmaMax").GetDouble());
+        Assert.Equal(c.Verdict.Kind.ToString().ToLowerInvariant(), json.GetProperty("settings")[0].GetProperty("verdict").GetProperty("kind").GetString());
     }
 }

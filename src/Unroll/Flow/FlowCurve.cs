@@ -10,10 +10,10 @@ namespace Unroll.Flow;
 /// <param name="Scale">The factor the initial W_h was multiplied by.</param>
 /// <param name="Norms">‖dh‖/N after k = 0..T backward steps (length T + 1).</param>
 /// <param name="Spectrum">Spectrum of W_h (for LSTM/GRU: of the whole H×kH matrix; see <see cref="BlockSpectra"/>).</param>
-/// <param name="Condition">The Pascanu–Mikolov–Bengio condition.</param>
+/// <param name="Condition">The Pascanu–Mikolov–Bengio condition (tanh/ReLU RNN and W_h only; null for gated cells, whose gates change the bound).</param>
 /// <param name="Verdict">Vanishing / exploding / healthy with its evidence.</param>
 public sealed record FlowCurve(string Section, string Label, double Scale, double[] Norms, WhSpectrum Spectrum,
-                               PmbCondition Condition, FlowVerdict Verdict)
+                               PmbCondition? Condition, FlowVerdict Verdict)
 {
     /// <summary>Section name of the textbook experiment: W_h only, no activation.</summary>
     public const string WhOnlySection = "wh-only";

@@ -1,5 +1,6 @@
 using System.Numerics;
 using Unroll.Kernels;
+using Unroll.Layers;
 using Unroll.Tensors;
 
 namespace Unroll.Flow;
@@ -22,8 +23,39 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
 {
     private double[] _dh = [], _p = [], _da = [], _w = [], _hprev = [], _hn = [];
 
+    /// <summary>RNN only: compute the singular values of the per-step Jacobians when H is at most this (default 32; 0 = never).</summary>
+    public int JacobianMaxH { get; init; } = 32;
+    /// <summary>RNN only: how many samples of the batch (the first ones) the per-step Jacobian spectrum averages over (default 4).</summary>
+    public int JacobianSamples { get; init; } = 4;
+
     /// <summary>Saturation threshold on |y| for tanh units (default 0.99).</summary>
     public double SaturationThreshold { get; init; } = 0.99;
+
+    /// <summary>
+    /// Records the last backward pass of <paramref name="layer"/> (any <see cref="TimeRNN{T}"/>, <see cref="TimeLSTM{T}"/>
+    /// or <see cref="TimeGRU{T}"/>, alone or as one layer of a stack): call after the layer's ordinary Backward.
+    /// </summary>
+    /// <param name="layer">The layer, after Forward and Backward.</param>
+    /// <param name="upstream">The dhs that was passed to Backward (N,T,H); optional — with it the step gains are also
+    /// read from the layer's own gradients (<see cref="GradientFlowRecord.MeasuredStepGain"/>).</param>
+    public GradientFlowRecord Record(IRecurrentLayer<T> layer, Tensor<T>? upstream = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        return layer switch
+        {
+            TimeRNN<T> r => RecordRnn(r.Hs, r.StepGradH, r.Wh.Value, r.Cell == CellType.RnnRelu, upstream, r.DH0),
+            TimeLSTM<T> l => RecordLstm(l.Hs, l.Cs, l.Gates, l.StepGradH, l.StepGradC, l.Wh.Value, l.C0, upstream, l.DH0, l.DC0),
+            TimeGRU<T> g => RecordGru(g.Hs, g.H0, g.Gates, g.StepGradH, g.Wh.Value, g.BhN.Value, upstream, g.DH0),
+            _ => throw new ArgumentException($"GradientFlowRecorder: unsupported layer {layer.GetType().Name} (TimeRNN, TimeLSTM or TimeGRU)."),
+        };
+    }
+
+    /// <summary>
+    /// Records <paramref name="layer"/> and summarises it (σ_max of its W_h from MathNet's SVD) — the call a trainer
+    /// makes every K iterations.
+    /// </summary>
+    public GradientFlowSummary Summarize(IRecurrentLayer<T> layer, Tensor<T>? upstream = null, FlowThresholds? thresholds = null) =>
+        Record(layer, upstream).Summarize(WhSpectrum.Of(layer.Wh.Value).SigmaMax, thresholds);
 
     /// <summary>Tanh or ReLU RNN: h_t = f(x_t·W_x + h_{t−1}·W_h + b).</summary>
     /// <param name="hs">(N,T,H) outputs h_1..h_T.</param>
@@ -71,9 +103,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
             mat[s] = Ratio(ssP[s], ssDt[s]);
             gain[s] = Ratio(ssP[s], ssDh[s]);
         }
+        double[]? jac = h <= JacobianMaxH && JacobianSamples > 0 ? JacobianSigmaMax(hs, w, relu, n, t, h) : null;
         return new GradientFlowRecord
         {
             Cell = relu ? "rnn-relu" : "rnn", N = n, T = t, H = h,
+            JacobianSigmaMax = jac,
             GradNorm = ssDh.Select(Math.Sqrt).ToArray(),
             GradNormPerSample = perSample.Select(v => v / n).ToArray(),
             DH0Norm = dh0 is null ? double.NaN : double.CreateTruncating(dh0.Norm()),
@@ -162,9 +196,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                 measured[s] = Ratio(ssH[s] + ssC, ssDh[s] + ssDcFromNext[s]);
             }
         }
+        double[]? jacL = h <= JacobianMaxH && JacobianSamples > 0 ? LstmJacobianSigmaMax(cs, gates, c0, w, n, t, h) : null;
         return new GradientFlowRecord
         {
             Cell = "lstm", N = n, T = t, H = h,
+            JacobianSigmaMax = jacL,
             GradNorm = ssDh.Select(Math.Sqrt).ToArray(),
             GradNormPerSample = perSample.Select(v => v / n).ToArray(),
             DH0Norm = dh0 is null ? double.NaN : D(dh0.Norm()),
@@ -246,9 +282,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
             whGain[s] = Ratio(ssP[s], ssDh[s]);
             gain[s] = Ratio(ssTot[s], ssDh[s]);
         }
+        double[]? jacG = h <= JacobianMaxH && JacobianSamples > 0 ? GruJacobianSigmaMax(gates, hprev, hn, w, n, t, h) : null;
         return new GradientFlowRecord
         {
             Cell = "gru", N = n, T = t, H = h,
+            JacobianSigmaMax = jacG,
             GradNorm = ssDh.Select(Math.Sqrt).ToArray(),
             GradNormPerSample = perSample.Select(v => v / n).ToArray(),
             DH0Norm = dh0 is null ? double.NaN : D(dh0.Norm()),
@@ -259,6 +297,111 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
             SaturatedFraction = sat.Select(v => v / (n * h)).ToArray(),
             MeanDerivative = deriv.Select(v => v / (n * h)).ToArray(),
         };
+    }
+
+    /// <summary>Mean over the first samples of σ_max(diag(f′(a_t))·W_hᵀ), the per-step Jacobian of dh_{t−1} w.r.t. dh_t (MathNet SVD).</summary>
+    private double[] JacobianSigmaMax(Tensor<T> hs, double[] w, bool relu, int n, int t, int h)
+    {
+        int samples = Math.Min(n, JacobianSamples);
+        var r = new double[t];
+        var m = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(h, h);
+        var hsS = hs.Span;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < samples; b++)
+            {
+                int o = (b * t + s) * h;
+                for (int i = 0; i < h; i++)
+                {
+                    double y = D(hsS[o + i]);
+                    double fp = relu ? (y > 0 ? 1 : 0) : 1 - y * y;
+                    for (int j = 0; j < h; j++) m[i, j] = fp * w[j * h + i];     // row i: f′_i · (W_hᵀ)[i, j]
+                }
+                r[s] += m.Svd(computeVectors: false).S[0];
+            }
+            r[s] /= samples;
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// LSTM: mean over the first samples of σ_max of the step's linear map on the state gradient,
+    /// (∂L/∂h_t, ∂L/∂c_t holding h_t) ↦ (∂L/∂h_{t−1}, ∂L/∂c_{t−1}) from step t — the transpose of the 2H×2H Jacobian
+    /// ∂(h_t, c_t)/∂(h_{t−1}, c_{t−1}) — built by applying the step's backward to the 2H basis vectors.
+    /// </summary>
+    private double[] LstmJacobianSigmaMax(Tensor<T> cs, Tensor<T> gates, Tensor<T>? c0, double[] w, int n, int t, int h)
+    {
+        int samples = Math.Min(n, JacobianSamples), h4 = 4 * h, S = 2 * h;
+        var r = new double[t];
+        var m = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(S, S);
+        var da = new double[h4];
+        var cS = cs.Span; var gS = gates.Span;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < samples; b++)
+            {
+                int o = (b * t + s) * h, og = (b * t + s) * h4;
+                for (int e = 0; e < S; e++)                    // basis vector e: gh = e (e < H) or gc = e (e ≥ H)
+                {
+                    Array.Clear(da);
+                    for (int j = 0; j < h; j++)
+                    {
+                        double gh = e == j ? 1 : 0, gc = e == h + j ? 1 : 0;
+                        if (gh == 0 && gc == 0) continue;
+                        double ig = D(gS[og + j]), fg = D(gS[og + h + j]), gg = D(gS[og + 2 * h + j]), og_ = D(gS[og + 3 * h + j]);
+                        double c = D(cS[o + j]), tc = Math.Tanh(c);
+                        double cprev = s > 0 ? D(cS[o - h + j]) : c0 is null ? 0 : D(c0[b, j]);
+                        double dc = gc + gh * og_ * (1 - tc * tc);
+                        da[j] = dc * gg * ig * (1 - ig);
+                        da[h + j] = dc * cprev * fg * (1 - fg);
+                        da[2 * h + j] = dc * ig * (1 - gg * gg);
+                        da[3 * h + j] = gh * tc * og_ * (1 - og_);
+                        m[e, h + j] = dc * fg;                    // ∂L/∂c_{t−1} along the cell path
+                        for (int q = 0; q < h; q++) if (q != j) m[e, h + q] = 0;
+                    }
+                    for (int q = 0; q < h; q++)                    // ∂L/∂h_{t−1} = da · W_hᵀ
+                    {
+                        double acc = 0;
+                        for (int col = 0; col < h4; col++) acc += da[col] * w[q * h4 + col];
+                        m[e, q] = acc;
+                    }
+                }
+                r[s] += m.Svd(computeVectors: false).S[0];
+            }
+            r[s] /= samples;
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// GRU: mean over the first samples of σ_max of the step's map ∂L/∂h_t ↦ ∂L/∂h_{t−1} (the transposed H×H step
+    /// Jacobian), built by applying the step's backward (z-carry plus the W_h path) to the H basis vectors.
+    /// </summary>
+    private double[] GruJacobianSigmaMax(Tensor<T> gates, double[] hprev, double[] hn, double[] w, int n, int t, int h)
+    {
+        int samples = Math.Min(n, JacobianSamples), h3 = 3 * h;
+        var r = new double[t];
+        var m = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(h, h);
+        var gS = gates.Span;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < samples; b++)
+            {
+                int o = (b * t + s) * h, og = (b * t + s) * h3;
+                for (int e = 0; e < h; e++)
+                {
+                    double rr = D(gS[og + e]), z = D(gS[og + h + e]), nn = D(gS[og + 2 * h + e]);
+                    double dan = (1 - z) * (1 - nn * nn);
+                    double daz = (hprev[o + e] - nn) * z * (1 - z);
+                    double dar = dan * hn[o + e] * rr * (1 - rr);
+                    for (int q = 0; q < h; q++)
+                        m[e, q] = (q == e ? z : 0) + dar * w[q * h3 + e] + daz * w[q * h3 + h + e] + dan * rr * w[q * h3 + 2 * h + e];
+                }
+                r[s] += m.Svd(computeVectors: false).S[0];
+            }
+            r[s] /= samples;
+        }
+        return r;
     }
 
     private static double D(T v) => double.CreateTruncating(v);

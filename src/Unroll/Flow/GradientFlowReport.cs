@@ -72,7 +72,7 @@ public static class GradientFlowReport
             singularValues = c.Spectrum.SingularValues,
             blocks = c.BlockSpectra.Select(b => new { gate = b.Gate, sigmaMax = b.Spectrum.SigmaMax, spectralRadius = b.Spectrum.SpectralRadius }).ToArray(),
         },
-        regime = new { gamma = c.Condition.Gamma, bound = c.Condition.Bound, regime = c.Condition.Regime, text = c.Condition.Describe() },
+        regime = c.Condition is { } cond ? new { gamma = cond.Gamma, bound = cond.Bound, regime = cond.Regime, text = cond.Describe() } : null,
         verdict = new { kind = c.Verdict.Kind, totalGain = c.Verdict.TotalGain, stepGain = c.Verdict.StepGain, evidence = c.Verdict.Evidence },
         saturation = c.Saturation,
         normsPerSample = c.Norms,
@@ -82,22 +82,22 @@ public static class GradientFlowReport
         wh = c.Wh is null ? null : Rows(c.Wh),
     };
 
-    /// <summary>Log-scale ‖dh‖/N against backward steps k, one curve per setting (layer runs dashed).</summary>
+    /// <summary>Log-scale ‖dh‖/N against backward steps k, one curve per setting (layer runs drawn with open markers).</summary>
     public static ScottPlot.Plot NormsPlotOf(IReadOnlyList<FlowCurve> curves) =>
         Plots.LogY("Gradient norm through time", "backward steps k (gradient reaching h[T−k])", "‖dh‖ / N (log scale)",
-            curves.Select(c => new PlotSeries(c.Label, Steps(c.Norms.Length, 0), c.Norms) { Dashed = c.Section == FlowCurve.LayerSection }));
+            curves.Select(c => new PlotSeries(c.Label, Steps(c.Norms.Length, 0), c.Norms) { Secondary = c.Section == FlowCurve.LayerSection }));
 
-    /// <summary>The two factors of every backward step (their product is the step gain), with a dotted line at 1.</summary>
+    /// <summary>The two factors of every backward step (their product is the step gain), with a grey line at 1.</summary>
     public static ScottPlot.Plot FactorsPlotOf(IReadOnlyList<FlowCurve> curves)
     {
         var series = new List<PlotSeries>();
         foreach (var c in curves)
         {
             if (c.MatrixFactors is { } m) series.Add(new PlotSeries($"{c.Label}: W_hᵀ factor", Steps(m.Length, 1), m));
-            if (c.ActivationFactors is { } a) series.Add(new PlotSeries($"{c.Label}: activation factor", Steps(a.Length, 1), a) { Dashed = true });
-            foreach (var (name, v) in c.Extra) series.Add(new PlotSeries($"{c.Label}: {name}", Steps(v.Length, 1), v) { Dashed = true });
+            if (c.ActivationFactors is { } a) series.Add(new PlotSeries($"{c.Label}: activation factor", Steps(a.Length, 1), a) { Secondary = true });
+            foreach (var (name, v) in c.Extra) series.Add(new PlotSeries($"{c.Label}: {name}", Steps(v.Length, 1), v) { Secondary = true });
         }
-        return Plots.Linear("Per-step factors of the backward pass (product = step gain)", "backward step k", "factor", series, referenceY: 1.0);
+        return Plots.Linear("Per-step factors (their product is the step gain)", "backward step k", "factor", series, referenceY: 1.0);
     }
 
     /// <summary>
@@ -138,6 +138,25 @@ public static class GradientFlowReport
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Fills a section of the self-contained HTML report: one generated sentence per setting (its verdict and
+    /// evidence), the norms plot and the factors plot (inline SVG, ids <c>{idPrefix}-norms</c> and
+    /// <c>{idPrefix}-factors</c>), and a table of σ_max, ρ, regime, gain and verdict per setting.
+    /// </summary>
+    public static void AddToSection(HtmlReport.Section section, IReadOnlyList<FlowCurve> curves, string idPrefix)
+    {
+        foreach (var c in curves) section.Text($"{c.Label}: {c.Verdict.Kind.ToString().ToLowerInvariant()} — {c.Verdict.Evidence}.");
+        section.Plot($"{idPrefix}-norms", "‖dh‖/N against backward steps k (log scale); open markers: through the recurrent layer.", Plots.Svg(NormsPlotOf(curves)));
+        if (curves.Any(c => c.MatrixFactors is not null || c.ActivationFactors is not null || c.Extra.Count > 0))
+            section.Plot($"{idPrefix}-factors", "Per-step factors of the backward pass; their product is the step gain (grey line: 1).", Plots.Svg(FactorsPlotOf(curves)));
+        section.Table("Per setting", ["setting", "σ_max(W_h)", "ρ(W_h)", "regime", "total gain", "gain per step", "verdict"],
+            curves.Select(c => new[]
+            {
+                c.Label, Fmt.G3(c.Spectrum.SigmaMax), Fmt.G3(c.Spectrum.SpectralRadius), c.Condition?.Regime.ToString() ?? "—",
+                Fmt.G3(c.Verdict.TotalGain), Fmt.G3(c.Verdict.StepGain), c.Verdict.Kind.ToString().ToLowerInvariant(),
+            }));
     }
 
     private static string Num(double v) => double.IsFinite(v) ? v.ToString("0.0000e+00", CultureInfo.InvariantCulture) : Fmt.G3(v);

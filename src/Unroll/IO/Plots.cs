@@ -6,8 +6,9 @@ namespace Unroll.IO;
 /// <summary>One curve: a label and its (x, y) points. Points with a non-finite y (or y ≤ 0 on a log axis) are skipped.</summary>
 public sealed record PlotSeries(string Label, double[] X, double[] Y)
 {
-    /// <summary>Optional line pattern: false = solid (default), true = dashed.</summary>
-    public bool Dashed { get; init; }
+    /// <summary>Draw as a secondary curve: thinner line and open square markers (dash patterns are avoided because
+    /// Skia's SVG backend cannot render them).</summary>
+    public bool Secondary { get; init; }
 }
 
 /// <summary>
@@ -18,7 +19,7 @@ public sealed record PlotSeries(string Label, double[] X, double[] Y)
 public static class Plots
 {
     /// <summary>Default image size in pixels.</summary>
-    public const int DefaultWidth = 800, DefaultHeight = 500;
+    public const int DefaultWidth = 1000, DefaultHeight = 560;
 
     /// <summary>
     /// Lines with a base-10 logarithmic y axis (the data are plotted as log10(y); tick labels show y itself,
@@ -51,7 +52,7 @@ public static class Plots
     /// <param name="xLabel">x-axis label.</param>
     /// <param name="yLabel">y-axis label.</param>
     /// <param name="series">The curves.</param>
-    /// <param name="referenceY">If set, a dotted horizontal line at this y (e.g. 1 for per-step factors).</param>
+    /// <param name="referenceY">If set, a thin grey horizontal line at this y (e.g. 1 for per-step factors).</param>
     public static Plot Linear(string title, string xLabel, string yLabel, IEnumerable<PlotSeries> series, double? referenceY = null)
     {
         var plt = NewPlot(title, xLabel, yLabel);
@@ -63,7 +64,7 @@ public static class Plots
             AddLine(plt, s, xs, ys);
             plotted++;
         }
-        if (referenceY is { } r) { var line = plt.Add.HorizontalLine(r); line.LinePattern = LinePattern.Dotted; line.Color = Colors.Gray; }
+        if (referenceY is { } r) { var line = plt.Add.HorizontalLine(r); line.LineWidth = 1; line.Color = Colors.Gray; }
         FinishLegend(plt, plotted);
         return plt;
     }
@@ -106,7 +107,7 @@ public static class Plots
         sc.LegendText = s.Label;
         sc.MarkerSize = xs.Length <= 60 ? 5 : 0;
         sc.LineWidth = 2;
-        if (s.Dashed) sc.LinePattern = LinePattern.Dashed;
+        if (s.Secondary) { sc.LineWidth = 1.5f; sc.MarkerShape = MarkerShape.OpenSquare; }
     }
 
     private static void FinishLegend(Plot plt, int plotted)

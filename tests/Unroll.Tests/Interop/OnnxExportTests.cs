@@ -58,6 +58,41 @@ public class OnnxExportTests
         Assert.True(d <= 1e-5, $"{cell} L={L} given state: max |ORT − reference| = {d:E2}");
     }
 
+    [Theory, MemberData(nameof(Cases))]
+    public void OnnxRuntimeMatchesUnrollForward(string cell, int layers)
+    {
+        // Unroll's float32 layers (TimeEmbedding → TimeLSTM/GRU/RNN × L → TimeAffine) vs ONNX Runtime on the export
+        var w = RandomWeights(cell, layers, 13);
+        var wf = new LmWeights<float>(w.Config, w.Embedding.Cast<float>(),
+            w.Layers.Select(l => new RecurrentWeights<float>(l.Wx.Cast<float>(), l.Wh.Cast<float>(), l.B.Cast<float>(), l.BhN?.Cast<float>())).ToList(),
+            w.DecoderW.Cast<float>(), w.DecoderB.Cast<float>());
+        var bytes = OnnxExport.ToBytes(wf);
+        int L = layers, N = Ids.GetLength(0), T = Ids.GetLength(1), H = w.Config.HiddenSize;
+        var ids = new int[N * T];
+        for (int n = 0; n < N; n++) for (int t = 0; t < T; t++) ids[n * T + t] = (int)Ids[n, t];
+        var rng = new Rng(17);
+        var h0 = RandomState(rng, L * N * H);
+        var c0 = cell == "lstm" ? RandomState(rng, L * N * H) : null;
+        foreach (bool givenState in new[] { false, true })
+        {
+            var net = new LmNetwork<float>(wf);
+            var logits = net.Forward(ids, N, T, givenState ? Tensor<float>.FromArray(h0, L, N, H) : null,
+                givenState && c0 is not null ? Tensor<float>.FromArray(c0, L, N, H) : null);
+            var (ol, oh, oc) = givenState ? OnnxRunner.Run(bytes, Ids, L, H, h0, c0) : OnnxRunner.Run(bytes, Ids, L, H);
+            double d = Math.Max(MaxAbs(logits.Span, ol), MaxAbs(net.FinalH!.Span, oh));
+            if (cell == "lstm") d = Math.Max(d, MaxAbs(net.FinalC!.Span, oc!));
+            Assert.True(d <= 1e-5, $"{cell} L={L} state={(givenState ? "given" : "zero")}: max |Unroll − ORT| = {d:E2}");
+        }
+    }
+
+    private static double MaxAbs(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        double m = 0;
+        for (int i = 0; i < a.Length; i++) m = Math.Max(m, Math.Abs(a[i] - b[i]));
+        return m;
+    }
+
     [Theory]
     [InlineData("lstm")]
     [InlineData("gru")]
