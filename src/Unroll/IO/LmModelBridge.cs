@@ -94,7 +94,7 @@ public sealed record ExportVocab(string Kind, string[] Tokens)
     {
         ["kind"] = Kind,
         ["tokens"] = new System.Text.Json.Nodes.JsonArray(Tokens.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
-    }.ToJsonString() + "\n";
+    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n";
 
     /// <summary>Reads <c>{"kind", "tokens"}</c> or a bare JSON array of strings (kind "word"); bad input → <see cref="InteropFormatException"/>.</summary>
     public static ExportVocab Read(string path)
