@@ -31,6 +31,10 @@ public static class CliApp
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
         root.Subcommands.Add(CompareCommand.Build());
+        root.Subcommands.Add(TrainCommand.Build());
+        root.Subcommands.Add(EvalCommand.Build());
+        root.Subcommands.Add(GenerateCommand.Build());
+        root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(ExportCommand.Build());
         root.Subcommands.Add(ImportCommand.Build());
         return root;

@@ -72,3 +72,32 @@ public class LanguageModelTests
         Assert.Equal(l1, a.Forward(xs, ts, 1, 4, false));
     }
 }
+
+public class GeneratorTests
+{
+    [Fact]
+    public void TopOneIsArgmaxAndTemperatureSharpens()
+    {
+        var rng = new Rng(1);
+        var probs = new double[4]; var order = new int[4];
+        float[] logits = [0.1f, 2.0f, -1f, 1.9f];
+        for (int i = 0; i < 20; i++) Assert.Equal(1, Unroll.Training.Generator.Pick<float>(logits, 1.0, 1, rng, probs, order));
+        // top-2 never draws ids 0 or 2
+        for (int i = 0; i < 200; i++) Assert.Contains(Unroll.Training.Generator.Pick<float>(logits, 1.0, 2, rng, probs, order), new[] { 1, 3 });
+        // a tiny temperature is (almost surely) greedy; a large one visits every id
+        Assert.All(Enumerable.Range(0, 50), _ => Assert.Equal(1, Unroll.Training.Generator.Pick<float>(logits, 1e-3, 0, rng, probs, order)));
+        var seen = Enumerable.Range(0, 400).Select(_ => Unroll.Training.Generator.Pick<float>(logits, 100, 0, rng, probs, order)).ToHashSet();
+        Assert.Equal(4, seen.Count);
+    }
+
+    [Fact]
+    public void RejectsBadSettings()
+    {
+        var m = LanguageModels.Create<float>(new LanguageModelConfig { Vocab = 5, Embed = 3, Hidden = 3 }, new Rng(1));
+        Assert.Throws<ArgumentException>(() => Unroll.Training.Generator.Sample(m, [1], 5, 0, 0, new Rng(1)));
+        Assert.Throws<ArgumentException>(() => Unroll.Training.Generator.Sample(m, [1], 5, 1, -1, new Rng(1)));
+        Assert.Throws<ArgumentException>(() => Unroll.Training.Generator.Sample(m, [], 5, 1, 0, new Rng(1)));
+        var a = Unroll.Training.Generator.Sample(m, [1, 2], 30, 1, 0, new Rng(7));
+        Assert.Equal(a, Unroll.Training.Generator.Sample(m, [1, 2], 30, 1, 0, new Rng(7)));
+    }
+}

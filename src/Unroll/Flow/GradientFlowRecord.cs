@@ -35,8 +35,9 @@ public sealed class GradientFlowRecord
     /// ActivationFactor × MatrixFactor = StepGain.</summary>
     public double[]? MatrixFactor { get; init; }
 
-    /// <summary>RNN with small H: mean over the first samples of σ_max of the step Jacobian diag(f′(a_t))·W_hᵀ
-    /// (the most the step can stretch any gradient; ≤ max f′ · σ_max(W_h)). Null when not computed.</summary>
+    /// <summary>Small H (≤ <see cref="GradientFlowRecorder{T}.JacobianMaxH"/>): mean over the first samples of σ_max of
+    /// the step Jacobian — RNN: diag(f′(a_t))·W_hᵀ (≤ max f′ · σ_max(W_h)); LSTM: the 2H×2H Jacobian of (h_t, c_t)
+    /// w.r.t. (h_{t−1}, c_{t−1}); GRU: ∂h_t/∂h_{t−1}. The most one step can stretch any gradient. Null when not computed.</summary>
     public double[]? JacobianSigmaMax { get; init; }
 
     /// <summary>LSTM: ‖∂L/∂c_t‖ over the batch (total gradient reaching the cell state).</summary>

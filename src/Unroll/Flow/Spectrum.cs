@@ -128,6 +128,8 @@ public static class Fmt
             var s = v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
             return s.Replace("e+", "e");
         }
+        // "G3" would write 1234 as "1.23E+03": integers in [1000, 10000) are written whole
+        if (a >= 1e3) return Math.Round(v).ToString("0", System.Globalization.CultureInfo.InvariantCulture);
         return v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -30,12 +30,14 @@ public sealed record LanguageModelConfig
     public static readonly string[] Cells = ["rnn", "rnn-relu", "lstm", "gru"];
     public static readonly string[] Inits = ["xavier", "gaussian", "orthogonal", "identity"];
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public CellType CellType => Cell switch
     {
         "rnn" => CellType.Rnn, "rnn-relu" => CellType.RnnRelu, "lstm" => CellType.Lstm, "gru" => CellType.Gru,
         _ => throw new ArgumentException($"Unknown --cell '{Cell}' (expected {string.Join(", ", Cells)})."),
     };
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public WeightInit RecurrentInit => Init switch
     {
         "xavier" => WeightInit.Xavier, "gaussian" => WeightInit.Gaussian, "orthogonal" => WeightInit.Orthogonal, "identity" => WeightInit.Identity,

@@ -47,7 +47,9 @@ public sealed class SequenceModel<T> : IModule<T> where T : unmanaged, IFloating
         else _ce = new SoftmaxWithLoss<T>();
     }
 
-    public IEnumerable<Parameter<T>> Parameters => Layer.Parameters.Concat(_head.Parameters);
+    /// <summary>The layer's parameters, then head.W, head.b (a cached array: enumerating it allocates nothing per update).</summary>
+    public IEnumerable<Parameter<T>> Parameters => _params ??= [.. Layer.Parameters, .. _head.Parameters];
+    private Parameter<T>[]? _params;
 
     private static IRecurrentLayer<T> CreateLayer(ModelSpec spec, int d, int h, Rng rng) => spec.Name switch
     {

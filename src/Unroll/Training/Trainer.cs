@@ -50,7 +50,7 @@ public sealed record TrainOptions
 
 /// <summary>One update (or skipped update).</summary>
 public sealed record StepReport(long Step, int Epoch, int Iteration, int IterationsPerEpoch, double Loss, double GradNorm, bool Clipped,
-                                bool Skipped, double TokensPerSecond, double LearningRate, double ElapsedSeconds);
+                                bool Skipped, double TokensPerSecond, double LearningRate, double ElapsedSeconds, int Tokens);
 
 /// <summary>One evaluation: mean cross-entropy (nats), perplexity, bits per character when asked.</summary>
 public sealed record EvalReport(long Step, int Epoch, string Split, double Loss, double Perplexity, double? BitsPerChar, bool Improved);
@@ -115,7 +115,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         _train = train; _valid = valid; _baseMeta = baseMeta; _obs = observer; _log = log;
         _ps = model.DistinctParameters();
         TrainBatcher = new BpttBatcher(train, options.Batch, options.Bptt, "training split");
-        if (valid is not null) _ = new BpttBatcher(valid, options.EvalBatch, options.EvalBptt, "validation split");   // fail early
+        if (valid is not null && valid.Length < 2) throw new ArgumentException($"The validation split has {valid.Length} tokens; at least 2 are needed.");
     }
 
     public BpttBatcher TrainBatcher { get; }
@@ -228,7 +228,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (bad) { LanguageModels.RestoreState(_model, saved); SkippedSteps++; }
         double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         Losses.Add(loss);
-        var r = new StepReport(Step, Epoch, Iteration, iters, loss, norm, clipped, bad, n * t / Math.Max(secs, 1e-9), _opt.LearningRate, Elapsed);
+        var r = new StepReport(Step, Epoch, Iteration, iters, loss, norm, clipped, bad, n * t / Math.Max(secs, 1e-9), _opt.LearningRate, Elapsed, n * t);
         Step++; Iteration++;
         _log?.Write(new Dictionary<string, object?>
         {
@@ -242,10 +242,18 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private double Elapsed => _elapsedBefore + _clock.Elapsed.TotalSeconds;
 
-    /// <summary>Mean loss (nats/token) over a whole split, state carried through it (reset before and after).</summary>
+    /// <summary>
+    /// Mean loss (nats/token) over a split, state carried through it (reset before and after): the textbook's
+    /// eval_perplexity — EvalBatch streams of ⌊(L−1)/EvalBatch⌋ tokens in windows of EvalBptt, the ⌊…/EvalBptt⌋ full
+    /// windows of each stream (so up to EvalBatch·EvalBptt − 1 trailing tokens are not scored).
+    /// </summary>
     public double MeanLoss(int[] split, string what)
     {
-        var b = new BpttBatcher(split, _o.EvalBatch, _o.EvalBptt, what);
+        // a split shorter than EvalBatch × EvalBptt is evaluated with fewer streams (then shorter windows), never refused
+        int bptt = Math.Min(_o.EvalBptt, split.Length - 1);
+        int batch = Math.Clamp((split.Length - 1) / Math.Max(bptt, 1), 1, _o.EvalBatch);
+        if (bptt < 1) throw new ArgumentException($"The {what} has {split.Length} tokens; at least 2 are needed to evaluate.");
+        var b = new BpttBatcher(split, batch, bptt, what);
         var saved = LanguageModels.SaveState(_model);
         bool wasTraining = _model.Training;
         _model.Training = false;
