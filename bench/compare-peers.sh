@@ -5,6 +5,7 @@
 #
 # usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
 #                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl]
+#        bench/compare-peers.sh --table-only results.jsonl      (re-print the table of an earlier run)
 # env:   TSBENCH=path/to/tsbench (same as --peer)
 #
 # Prints, per run, the medians and the load average (/proc/loadavg) before and after it, then a table: median
@@ -19,7 +20,7 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""
+OUT=""; TABLE_ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -30,11 +31,31 @@ while [ $# -gt 0 ]; do
     --bptt) BPTT=$2; shift 2 ;;
     --peer) PEER=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --table-only) TABLE_ONLY=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
+table() {  # the summary table of a results file
+echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"
+jq -s -r --arg configs "$CONFIGS" '
+  def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+  def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
+  def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
+  . as $all
+  | ($configs | split(" ") | map(select(length > 0)))[] as $c
+  | ($all | map(select(.config == $c))) as $rows
+  | ($rows | map(select(.impl == "unroll"))) as $u
+  | ($rows | map(select(.impl == "torchsharp"))) as $p
+  | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
+  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms] | map(r2) | join(", ")) as $rr
+  | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
+  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) |"
+' "$OUT"
+}
+if [ -n "$TABLE_ONLY" ]; then OUT=$TABLE_ONLY; CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0; fi
 if [ ! -x "$PEER" ]; then
   cat >&2 <<EOF
 compare-peers.sh: the TorchSharp peer binary was not found at
@@ -87,21 +108,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"
-jq -s -r --arg configs "$CONFIGS" '
-  def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
-  def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
-  def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
-  . as $all
-  | ($configs | split(" ") | map(select(length > 0)))[] as $c
-  | ($all | map(select(.config == $c))) as $rows
-  | ($rows | map(select(.impl == "unroll"))) as $u
-  | ($rows | map(select(.impl == "torchsharp"))) as $p
-  | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
-  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms] | map(r2) | join(", ")) as $rr
-  | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
-  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) |"
-' "$OUT"
+table
 echo
 echo "# load average now: $(loadavg)  ($(date -u +%FT%TZ))"
