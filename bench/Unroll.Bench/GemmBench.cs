@@ -84,7 +84,10 @@ public static class GemmBench
         var header = new List<string> { "M", "K", "N", "op" };
         header.AddRange(backends.Select(b => b.Name));
         if (numpy) header.Add("numpy");
-        if (backends.Count > 1) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[1].Name.Split(' ')[0]}");
+        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured).
+        int peer = backends.FindIndex(x => x is OpenBlasGemm);
+        if (peer <= 0) peer = backends.Count > 1 ? 1 : -1;
+        if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
         Console.WriteLine("| " + string.Join(" | ", header) + " |");
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count)));
 
@@ -122,7 +125,7 @@ public static class GemmBench
                 numpyCore ??= core;
                 row.Add(F(gf));
             }
-            if (backends.Count > 1) row.Add((med[0] / med[1]).ToString("0.00", CultureInfo.InvariantCulture));
+            if (peer > 0) row.Add((med[0] / med[peer]).ToString("0.00", CultureInfo.InvariantCulture));
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");

@@ -177,6 +177,26 @@ public class GemmTests
     }
 
     [Fact]
+    public void ConcurrentCallersGetCorrectResults()
+    {
+        // Several threads share the worker pool (one caller at a time; the others run on their own thread).
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+        {
+            try
+            {
+                var rng = new Rng(100 + (ulong)t);
+                for (int r = 0; r < 3; r++)
+                    CheckCase<float>(ManagedGemm.Instance, rng, t % 2 == 1, t >= 2, 40 + t, 90, 80, 1, r % 2, 0, 0, 0);
+            }
+            catch (Exception e) { errors.Add(e.Message); }
+        })).ToList();
+        threads.ForEach(x => x.Start());
+        threads.ForEach(x => x.Join());
+        Assert.True(errors.IsEmpty, string.Join("\n", errors));
+    }
+
+    [Fact]
     public void SteadyStateCallsDoNotAllocate()
     {
         var be = ManagedGemm.Instance;

@@ -68,6 +68,7 @@ internal static class GemmTuning
     /// (Reading B in place with stride ldb measured slower than packing: every row of a micro-panel is a new page.)
     /// </summary>
     public static int BPanelBytes = 1 << 20;
+
 }
 
 /// <summary>One GEMM call's operands as raw pointers (pinned by the caller for the duration of the call).</summary>
@@ -123,7 +124,9 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     public static void Compute(in GemmArgs<T> g, int r0, int r1, int c0, int c1)
     {
         if (r0 >= r1 || c0 >= c1) return;
-        int mr = TK.MR, nr = TK.NR, kcMax = Math.Min(KC, g.K);
+        int mr = TK.MR, nr = TK.NR;
+        // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
+        int kBlocks = (g.K + KC - 1) / KC, kcStep = (g.K + kBlocks - 1) / kBlocks, kcMax = kcStep;
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
         var buf = GemmBuffers<T>.Current;
@@ -132,9 +135,9 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         for (int jc = c0; jc < c1; jc += NC)
         {
             int nc = Math.Min(NC, c1 - jc);
-            for (int pc = 0; pc < g.K; pc += KC)
+            for (int pc = 0; pc < g.K; pc += kcStep)
             {
-                int kc = Math.Min(KC, g.K - pc);
+                int kc = Math.Min(kcStep, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One;
                 PackB(g, pc, kc, jc, nc, buf.B);
                 for (int ic = r0; ic < r1; ic += MC)
