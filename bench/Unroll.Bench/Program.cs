@@ -14,7 +14,9 @@ switch (mode)
         return RecurrentBench.Run(rest);
     case "train":
         return TrainBench.Run(rest);
+    case "softmax":
+        return SoftmaxProbe.Run(rest);
     default:
-        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm     float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs\n  kernel   the managed AVX-512 microkernel alone (ceiling of the managed GEMM), see KernelProbe.cs\n  recurrent [cell N T H reps]  layer Forward/Backward ms, subnormal flush on/off, see RecurrentBench.cs\n  train    Unroll's side of the peer training workloads (C1..C4, ADD-RNN, ADD-LSTM), see TrainBench.cs");
+        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm     float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs\n  kernel   the managed AVX-512 microkernel alone (ceiling of the managed GEMM), see KernelProbe.cs\n  recurrent [cell N T H reps]  layer Forward/Backward ms, subnormal flush on/off, see RecurrentBench.cs\n  train    Unroll's side of the peer training workloads (C1..C4, ADD-RNN, ADD-LSTM), see TrainBench.cs\n  softmax  the pieces of the fused softmax-CE-gradient kernel, see SoftmaxProbe.cs");
         return 2;
 }

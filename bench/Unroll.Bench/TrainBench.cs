@@ -11,7 +11,7 @@ using Unroll.Tensors;
 namespace Unroll.Bench;
 
 /// <summary>
-/// <c>train --config C1|C2|C3|C4|ADD-RNN|ADD-LSTM [--threads 2] [--iters N] [--warmup N] [--bptt T] [--batch N]
+/// <c>train --config C1|C2|C3|C4|ADD-RNN|ADD-LSTM [--threads 2] [--iters N] [--warmup N] [--bptt T] [--T 200] [--batch N]
 /// [--profile] [--seed S] [--tag S]</c>: Unroll's side of the peer workloads of <c>../shared/peers</c> (same model
 /// shapes, batching, optimizer, clipping, dropout, tying, timed section), through the library's models
 /// (<see cref="LanguageModels"/>, <see cref="SequenceModel{T}"/>) and the same per-update calls as
@@ -33,17 +33,18 @@ namespace Unroll.Bench;
 public static class TrainBench
 {
     private const string Usage =
-        "train --config C1|C2|C3|C4|ADD-RNN|ADD-LSTM [--threads 2] [--iters N] [--warmup N] [--bptt T] [--batch N]\n" +
+        "train --config C1|C2|C3|C4|ADD-RNN|ADD-LSTM [--threads 2] [--iters N] [--warmup N] [--bptt T (LM)] [--T 200 (adding)] [--batch N]\n" +
         "      [--stream-tokens 100000] [--seed 0] [--profile] [--tag S]\n" +
         "  defaults as the peers: C1/C4 5 warm-up + 30 timed iterations, others 3 + 12.\n" +
-        "  --profile: also time every phase of an update (embedding, each layer, dropout, output GEMM, softmax-CE, ...)";
+        "  --profile: also time every phase of an update (embedding, each layer, dropout, output GEMM, softmax-CE, ...)\n" +
+        "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)";
 
     public static int Run(string[] args)
     {
         string config = "C1", tag = "";
-        int threads = 2, iters = -1, warmup = -1, bptt = -1, batch = -1, streamTokens = 100_000;
+        int threads = 2, iters = -1, warmup = -1, bptt = -1, length = 200, batch = -1, streamTokens = 100_000;
         ulong seed = 0;
-        bool profile = false;
+        bool profile = false, cpuClock = false;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -58,9 +59,11 @@ public static class TrainBench
                     case "--warmup": warmup = NextInt(); break;
                     case "--bptt": bptt = NextInt(); break;
                     case "--batch": batch = NextInt(); break;
+                    case "--T": length = NextInt(); break;
                     case "--stream-tokens": streamTokens = NextInt(); break;
                     case "--seed": seed = ulong.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--profile": profile = true; break;
+                    case "--profile-cpu": profile = true; cpuClock = true; break;
                     case "--tag": tag = Next(); break;
                     case "-h" or "--help": Console.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown option {args[i]}");
@@ -82,8 +85,8 @@ public static class TrainBench
         string loadBefore = LoadAverage();
 
         IWorkload w = config.StartsWith('C')
-            ? new LmWorkload(config, batch > 0 ? batch : 20, bptt > 0 ? bptt : 35, streamTokens, seed, profile)
-            : new AddingWorkload(config, batch > 0 ? batch : 64, bptt > 0 ? bptt : 200, seed);
+            ? new LmWorkload(config, batch > 0 ? batch : 20, bptt > 0 ? bptt : 35, streamTokens, seed, profile ? new PhaseTimer(cpuClock) : null)
+            : new AddingWorkload(config, batch > 0 ? batch : 64, length, seed);
 
         double loss = 0;
         for (int i = 0; i < warmup; i++) loss = w.Step();
@@ -174,7 +177,7 @@ public static class TrainBench
         private readonly int _n, _t;
         private int _k;
 
-        public LmWorkload(string config, int n, int t, int streamTokens, ulong seed, bool profile)
+        public LmWorkload(string config, int n, int t, int streamTokens, ulong seed, PhaseTimer? profile)
         {
             Config = config switch
             {
@@ -189,7 +192,7 @@ public static class TrainBench
             _batcher = new BpttBatcher(ZipfStream(streamTokens, Config.Vocab, new Rng(seed ^ 0x2F1F)), n, t, "synthetic stream");
             _n = n; _t = t;
             _xs = new int[n * t]; _ts = new int[n * t];
-            if (profile) { Profile = new PhaseTimer(); _profiled = new ProfiledLm(_model, Profile); }
+            if (profile is not null) { Profile = profile; _profiled = new ProfiledLm(_model, profile); }
         }
 
         public LanguageModelConfig Config { get; }

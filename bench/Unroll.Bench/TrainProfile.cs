@@ -9,20 +9,37 @@ using Unroll.Tensors;
 
 namespace Unroll.Bench;
 
-/// <summary>Wall-clock time per named phase, accumulated over iterations (no allocation per mark once a phase exists).</summary>
-internal sealed class PhaseTimer
+/// <summary>
+/// Time per named phase, accumulated over iterations (no allocation per mark once a phase exists): wall clock, or with
+/// <c>cpuClock</c> the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID; meaningful with --threads 1, where all
+/// work runs on this thread, and robust when other processes share the cores).
+/// </summary>
+internal sealed unsafe class PhaseTimer(bool cpuClock)
 {
     private readonly Dictionary<string, long> _ticks = [];
     private readonly List<string> _order = [];
-    private long _last = Stopwatch.GetTimestamp();
+    private long _last;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, long* ts);
+
+    private long Now()
+    {
+        if (!cpuClock) return Stopwatch.GetTimestamp();
+        long* ts = stackalloc long[2];
+        ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, ts);
+        return (ts[0] * 1_000_000_000 + ts[1]) * Stopwatch.Frequency / 1_000_000_000;
+    }
+
+    public string Clock => cpuClock ? "thread CPU time" : "wall clock";
 
     /// <summary>Starts timing the next phase from now.</summary>
-    public void Start() => _last = Stopwatch.GetTimestamp();
+    public void Start() => _last = Now();
 
     /// <summary>Charges the time since the last mark to <paramref name="phase"/>.</summary>
     public void Mark(string phase)
     {
-        long now = Stopwatch.GetTimestamp();
+        long now = Now();
         if (!_ticks.TryGetValue(phase, out long t)) _order.Add(phase);
         _ticks[phase] = t + (now - _last);
         _last = now;
@@ -40,7 +57,7 @@ internal sealed class PhaseTimer
     {
         var per = PerIteration(iters);
         double total = per.Values.Sum();
-        Console.WriteLine($"# profile: mean ms per iteration by phase over {iters} iterations (sum {total:F1} ms; median iteration {medianMs:F1} ms)");
+        Console.WriteLine($"# profile ({Clock}): mean ms per iteration by phase over {iters} iterations (sum {total:F1} ms; median iteration {medianMs:F1} ms wall)");
         foreach (var (k, v) in per)
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"#   {k,-14} {v,9:F2} ms  {100 * v / total,5:F1} %"));
     }

@@ -17,6 +17,11 @@ namespace Unroll.Cli;
 public static class GradientFlowCommand
 {
     public static readonly string[] Cells = ["rnn", "rnn-relu", "lstm", "gru", "all"];
+    /// <summary>Largest H accepted (W_h's SVD and the per-step caches grow with H²).</summary>
+    public const int MaxHidden = 2048;
+    /// <summary>Largest N·T·4H accepted (float64 caches of the layer run).</summary>
+    public const long MaxElements = 32_000_000;
+
     public static readonly string[] Inits = ["gaussian", "xavier", "orthogonal", "identity"];
 
     public static Command Build()
@@ -116,7 +121,13 @@ public static class GradientFlowCommand
             if (s.H is { } hh && hh != rows) throw new UsageException($"--wh '{file}' is {rows}×{cols} but --h is {hh}.");
             hidden = rows;
         }
+        if (hidden > MaxHidden) throw new UsageException($"--h {hidden} is larger than this experiment allows ({MaxHidden}).");
+        long elements = (long)s.N * s.T * hidden * 4;
+        if (elements > MaxElements)
+            throw new UsageException($"N·T·H = {s.N}·{s.T}·{hidden} is too large for this experiment (N·T·4H must stay ≤ {MaxElements:N0}).");
         var scales = s.Scales ?? (s.WhFile is null ? [1.0, 0.5] : [1.0]);
+        if (fileWh is not null)
+            foreach (var sc in scales) CheckFinite(fileWh, sc);
 
         var whOnly = new List<FlowCurve>();
         var layers = new List<FlowCurve>();
@@ -126,6 +137,7 @@ public static class GradientFlowCommand
             // equal those of a single-cell run
             var master = new Rng((ulong)s.Seed);
             var baseWh = fileWh ?? LayerExperiment.InitialWh(cellType, initKind, hidden, master);
+            foreach (var sc in scales) CheckFinite(baseWh, sc);
             ulong layerSeed = master.NextUInt64();   // the same W_x and inputs for every scale
             if (TimeRecurrentBase<double>.GatesOf(cellType) == 1 && whOnly.Count == 0)
                 foreach (var sc in scales)
@@ -139,6 +151,14 @@ public static class GradientFlowCommand
         string title = $"unroll gradient-flow — N={s.N} H={hidden} T={s.T} cell={cell} {source}";
         var config = new { n = s.N, h = hidden, t = s.T, scales, cell, init, whFile = s.WhFile, seed = s.Seed };
         return new Result(title, [.. whOnly, .. layers], config);
+    }
+
+    private static void CheckFinite(double[,] w, double scale)
+    {
+        double maxAbs = 0;
+        foreach (var v in w) maxAbs = Math.Max(maxAbs, Math.Abs(v));
+        if (!double.IsFinite(maxAbs * scale))
+            throw new UsageException($"--scale {scale.ToString("R", CultureInfo.InvariantCulture)} makes W_h non-finite (its largest entry is {maxAbs.ToString("G4", CultureInfo.InvariantCulture)} before scaling).");
     }
 
     /// <summary>Parses "1.0,0.5" / repeated values into finite positive-or-zero doubles; null when not given.</summary>

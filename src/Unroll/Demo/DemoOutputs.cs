@@ -179,7 +179,8 @@ public static class DemoOutputs
             AddText(c3, $"With the same start and batches but the global norm clipped to {G(clip.MaxNorm)}, clipping fired on {wi.ClipCount} of {wi.GradNorm.Length} iterations " +
                         $"(pre-clip peak {G(Max(wi.GradNorm))}) and {endWi}.");
             summary.Add(new SummaryRow("c", $"clipping, tanh rnn W_h×{G(clip.WhScale)}",
-                $"no clip: peak norm {G(Max(wo.GradNorm))}, {(wo.Diverged ? "diverged" : $"MSE {G(clip.FinalMseWithout)}")}; clip {G(clip.MaxNorm)}: fired {wi.ClipCount}/{wi.GradNorm.Length}, {(wi.Diverged ? "diverged" : $"MSE {G(clip.FinalMseWith)}")}", ""));
+                $"no clip: peak norm {G(Max(wo.GradNorm))}, {(wo.Diverged ? "diverged" : $"MSE {G(clip.FinalMseWithout)}")}; clip {G(clip.MaxNorm)}: fired {wi.ClipCount}/{wi.GradNorm.Length}, {(wi.Diverged ? "diverged" : $"MSE {G(clip.FinalMseWith)}")}",
+                wo.Diverged && !wi.Diverged ? "clipping kept it finite" : wo.Diverged ? "both diverged" : wi.Diverged ? "clipped run diverged" : "neither diverged"));
             AddPlot(c3, "plot-clip-norm", $"Global gradient norm per iteration (before clipping), without and with clipping at {G(clip.MaxNorm)} (the threshold drawn flat), log scale.",
                 Plots.LogY("Exploding tanh RNN: global gradient norm", "iteration", "global norm (log scale)",
                 [

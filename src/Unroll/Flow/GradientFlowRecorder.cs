@@ -317,7 +317,7 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                     double fp = relu ? (y > 0 ? 1 : 0) : 1 - y * y;
                     for (int j = 0; j < h; j++) m[i, j] = fp * w[j * h + i];     // row i: f′_i · (W_hᵀ)[i, j]
                 }
-                r[s] += m.Svd(computeVectors: false).S[0];
+                r[s] += WhSpectrum.SigmaMaxOf(m);
             }
             r[s] /= samples;
         }
@@ -366,7 +366,7 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                         m[e, q] = acc;
                     }
                 }
-                r[s] += m.Svd(computeVectors: false).S[0];
+                r[s] += WhSpectrum.SigmaMaxOf(m);
             }
             r[s] /= samples;
         }
@@ -397,7 +397,7 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                     for (int q = 0; q < h; q++)
                         m[e, q] = (q == e ? z : 0) + dar * w[q * h3 + e] + daz * w[q * h3 + h + e] + dan * rr * w[q * h3 + 2 * h + e];
                 }
-                r[s] += m.Svd(computeVectors: false).S[0];
+                r[s] += WhSpectrum.SigmaMaxOf(m);
             }
             r[s] /= samples;
         }

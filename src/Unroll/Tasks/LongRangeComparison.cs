@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Unroll.IO;
@@ -53,7 +54,9 @@ public static class LongRangeComparison
         var gate = new object();
         var order = Enumerable.Range(0, configs.Count).OrderByDescending(i => Cost(configs[i])).ToList();
         var po = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = cancel };
-        Parallel.ForEach(order, po, i =>
+        // NoBuffering: workers take the next run one at a time in cost order (the default range partitioning of a list
+        // would hand each worker a fixed half, defeating longest-first)
+        Parallel.ForEach(Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering), po, i =>
         {
             var c = configs[i];
             string? file = resumeDir is null ? null : Path.Combine(resumeDir, "runs", c.Key + ".json");
