@@ -34,8 +34,9 @@ public static class TrainBench
 {
     private const string Usage =
         "train --config C1|C2|C3|C4|ADD-RNN|ADD-LSTM [--threads 2] [--iters N] [--warmup N] [--bptt T (LM)] [--T 200 (adding)] [--batch N]\n" +
-        "      [--stream-tokens 100000] [--seed 0] [--profile] [--tag S]\n" +
-        "  defaults as the peers: C1/C4 5 warm-up + 30 timed iterations, others 3 + 12.\n" +
+        "      [--warmup-seconds 2] [--stream-tokens 100000] [--seed 0] [--profile] [--tag S]\n" +
+        "  defaults as the peers: C1/C4 5 warm-up + 30 timed iterations, others 3 + 12; the warm-up also lasts at least\n" +
+        "  --warmup-seconds (≤ 500 updates) so the JIT's tiered compilation is done before timing.\n" +
         "  --profile: also time every phase of an update (embedding, each layer, dropout, output GEMM, softmax-CE, ...)\n" +
         "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)";
 
@@ -45,6 +46,7 @@ public static class TrainBench
         int threads = 2, iters = -1, warmup = -1, bptt = -1, length = 200, batch = -1, streamTokens = 100_000;
         ulong seed = 0;
         bool profile = false, cpuClock = false;
+        double warmupSeconds = 2;
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -57,6 +59,7 @@ public static class TrainBench
                     case "--threads": threads = NextInt(); break;
                     case "--iters": iters = NextInt(); break;
                     case "--warmup": warmup = NextInt(); break;
+                    case "--warmup-seconds": warmupSeconds = double.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "--bptt": bptt = NextInt(); break;
                     case "--batch": batch = NextInt(); break;
                     case "--T": length = NextInt(); break;
@@ -88,8 +91,13 @@ public static class TrainBench
             ? new LmWorkload(config, batch > 0 ? batch : 20, bptt > 0 ? bptt : 35, streamTokens, seed, profile ? new PhaseTimer(cpuClock) : null)
             : new AddingWorkload(config, batch > 0 ? batch : 64, length, seed);
 
+        // Warm-up: the peers' iteration count, and at least --warmup-seconds of updates (at most 500), so that the JIT's
+        // tiered compilation (call counting, then optimised code compiled in the background) is finished before
+        // timing — libtorch's kernels are native and need no such warm-up.
         double loss = 0;
-        for (int i = 0; i < warmup; i++) loss = w.Step();
+        var warm = Stopwatch.StartNew();
+        int warmDone = 0;
+        while (warmDone < warmup || (warm.Elapsed.TotalSeconds < warmupSeconds && warmDone < 500)) { loss = w.Step(); warmDone++; }
         w.Profile?.Reset();
         var times = new double[iters];
         var proc = Process.GetCurrentProcess();
@@ -126,7 +134,8 @@ public static class TrainBench
             ["params"] = w.NumParams,
             ["threads"] = threads,
             ["gemm"] = Gemm.Backend.Name,
-            ["warmup"] = warmup,
+            ["warmup"] = warmDone,
+            ["warmup_s"] = Math.Round(warm.Elapsed.TotalSeconds, 2),
             ["iters"] = iters,
             ["median_ms"] = med * 1e3,
             ["mean_ms"] = sum / iters * 1e3,
