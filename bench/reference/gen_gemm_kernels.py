@@ -1,4 +1,11 @@
-# generates the unrolled register-blocked microkernels (MR rows x 2 vectors)
+#!/usr/bin/python3
+"""Generates src/Unroll/Kernels/GemmMicroKernels.g.cs: the fully unrolled register-blocked GEMM microkernels
+(MR rows x nv SIMD vectors of accumulators), which C# cannot express as a loop without losing the registers.
+
+    python3 bench/reference/gen_gemm_kernels.py                      # the shipped kernels
+    python3 bench/reference/gen_gemm_kernels.py K14:14:2:1 U2:10:2:2  # plus experimental AVX-512 variants
+                                                                     # name:MR:vectors:depth-unroll (for probing)
+"""
 def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1):
     L=[]
     L.append(f"/// <summary>{doc}</summary>")
@@ -75,7 +82,7 @@ out = hdr + "\n" + kernel("Avx512Kernel", "Vector512", 10, "Avx512F.FusedMultipl
    kernel("Avx2Kernel", "Vector256", 6, "Fma.MultiplyAdd", "Fma.MultiplyAdd", "Avx2.IsSupported && Fma.IsSupported",
    "AVX2+FMA microkernel: 6 rows × 2 ymm vectors (6×16 floats, 6×8 doubles); 12 accumulators + 2 B + 1 broadcast of the 16 ymm registers.") + "\n"
 import sys
-if len(sys.argv) > 1:  # experimental variants for the kernel probe: name:mr:nv ...
+if len(sys.argv) > 1:  # experimental variants: name:mr:nv:unroll
     for spec in sys.argv[1:]:
         nm, mr, nv, un = spec.split(":")
         out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv), int(un)) + "\n"

@@ -24,9 +24,13 @@ public static class CliApp
 {
     public const int ExitOk = 0, ExitFailure = 1, ExitUsage = 2;
 
-    public static RootCommand BuildRoot()
+    public static Command BuildRoot()
     {
-        var root = new RootCommand("unroll — recurrent networks (RNN, LSTM, GRU) with explicit forward/backward nodes and measured gradient flow through time.");
+        // A plain Command named "unroll" (a RootCommand takes its name from the executable, Unroll.Cli), with the
+        // help and version options a RootCommand would add.
+        var root = new Command("unroll", "unroll — recurrent networks (RNN, LSTM, GRU) with explicit forward/backward nodes and measured gradient flow through time.\n\nStart with:  unroll demo");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());

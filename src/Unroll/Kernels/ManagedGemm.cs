@@ -101,7 +101,7 @@ public sealed class ManagedGemm : IGemmBackend
                 try
                 {
                     job.Set(g, compute, mr, nr);
-                    if (GemmWorkers.Shared.TryRun(job, parts)) return;
+                    if (GemmWorkers.Shared.TryRun(job, parts, helpers: parts - 1)) return;
                 }
                 finally { Monitor.Exit(job); }
             }
