@@ -58,7 +58,7 @@ public static class TrainCommand
         var cmd = new Command("train",
             "Train a recurrent language model by truncated BPTT (textbook ch. 5–6) on words (PTB layout) or characters.\n" +
             "Writes metrics.csv, metrics.jsonl, checkpoint.safetensors, best.safetensors, loss.png/.svg, ppl.png/.svg and train-result.json into --out.\n" +
-            "Ctrl-C saves a checkpoint; --resume continues it.\n\n" +
+            "Ctrl-C (or SIGTERM) saves a checkpoint and exits with code 130; --resume continues it.\n\n" +
             "Examples:\n" +
             "  unroll train --task ptb --data ./ptb --preset rnnlm\n" +
             "  unroll train --task ptb --data ./ptb --preset better-rnnlm --epochs 10 --out better\n" +
@@ -156,6 +156,9 @@ public static class TrainCommand
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
             Console.CancelKeyPress += onCancel;
+            // SIGTERM (e.g. a job scheduler stopping the run) also ends at the next update with a checkpoint
+            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+                c => { c.Cancel = true; cts.Cancel(); });
             TrainResult result;
             try
             {
