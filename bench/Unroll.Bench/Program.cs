@@ -1,1 +1,24 @@
-Console.WriteLine("bench: see README");
+using Unroll.Bench;
+
+// Benchmark modes: `dotnet run -c Release --project bench/Unroll.Bench -- <mode> [options]`.
+// Each mode lives in its own file; add a case here for a new one.
+string mode = args.Length > 0 ? args[0] : "";
+string[] rest = args.Length > 1 ? args[1..] : [];
+switch (mode)
+{
+    case "kernel":
+        return KernelProbe.Run(rest);
+    case "gemm":
+        return GemmBench.Run(rest);
+    case "recurrent":
+        return RecurrentBench.Run(rest);
+    case "train":
+        return TrainBench.Run(rest);
+    case "softmax":
+        return SoftmaxProbe.Run(rest);
+    case "affine":
+        return AffineProbe.Run(rest);
+    default:
+        Console.Error.WriteLine("usage: Unroll.Bench <mode> [options]\nmodes:\n  gemm     float32 GEMM GFLOP/s per backend (and numpy), see GemmBench.cs\n  kernel   the managed AVX-512 microkernel alone (ceiling of the managed GEMM), see KernelProbe.cs\n  recurrent [cell N T H reps]  layer Forward/Backward ms, subnormal flush on/off, see RecurrentBench.cs\n  train    Unroll's side of the peer training workloads (C1..C4, ADD-RNN, ADD-LSTM), see TrainBench.cs\n  softmax  the pieces of the fused softmax-CE-gradient kernel, see SoftmaxProbe.cs\n  affine   the three GEMMs of an LM output layer, see AffineProbe.cs");
+        return 2;
+}

@@ -1,11 +1,18 @@
-# generates the unrolled register-blocked microkernels (MR rows x 2 vectors)
-def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc):
+#!/usr/bin/python3
+"""Generates src/Unroll/Kernels/GemmMicroKernels.g.cs: the fully unrolled register-blocked GEMM microkernels
+(MR rows x nv SIMD vectors of accumulators), which C# cannot express as a loop without losing the registers.
+
+    python3 bench/reference/gen_gemm_kernels.py                      # the shipped kernels
+    python3 bench/reference/gen_gemm_kernels.py K14:14:2:1 U2:10:2:2  # plus experimental AVX-512 variants
+                                                                     # name:MR:vectors:depth-unroll (for probing)
+"""
+def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1):
     L=[]
     L.append(f"/// <summary>{doc}</summary>")
     L.append(f"internal unsafe struct {name}<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>")
     L.append("{")
     L.append(f"    public static int MR => {mr};")
-    L.append(f"    public static int NR => 2 * {vec}<T>.Count;")
+    L.append(f"    public static int NR => {nv} * {vec}<T>.Count;")
     L.append(f"    public static bool IsSupported => {isa_check};")
     L.append("")
     L.append("    [MethodImpl(MethodImplOptions.AggressiveInlining)]")
@@ -17,29 +24,46 @@ def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc):
     L.append("    }")
     L.append("")
     L.append("    [MethodImpl(MethodImplOptions.AggressiveInlining)]")
-    L.append(f"    private static void Put(T* c, {vec}<T> x0, {vec}<T> x1, T beta)")
+    xs = ", ".join(f"{vec}<T> x{v}" for v in range(nv))
+    L.append(f"    private static void Put(T* c, {xs}, T beta)")
     L.append("    {")
     L.append(f"        int w = {vec}<T>.Count;")
-    L.append("        if (beta == T.Zero) { x0.Store(c); x1.Store(c + w); }")
-    L.append(f"        else if (beta == T.One) {{ ({vec}.Load(c) + x0).Store(c); ({vec}.Load(c + w) + x1).Store(c + w); }}")
-    L.append(f"        else {{ var bv = {vec}.Create(beta); F(bv, {vec}.Load(c), x0).Store(c); F(bv, {vec}.Load(c + w), x1).Store(c + w); }}")
+    L.append("        if (beta == T.Zero) { " + " ".join(f"x{v}.Store(c + {v} * w);" for v in range(nv)) + " }")
+    L.append("        else if (beta == T.One) { " + " ".join(f"({vec}.Load(c + {v} * w) + x{v}).Store(c + {v} * w);" for v in range(nv)) + " }")
+    L.append(f"        else {{ var bv = {vec}.Create(beta); " + " ".join(f"F(bv, {vec}.Load(c + {v} * w), x{v}).Store(c + {v} * w);" for v in range(nv)) + " }")
     L.append("    }")
     L.append("")
     L.append("    /// <inheritdoc cref=\"IMicroKernel{T}.Run\"/>")
+    L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     L.append("    public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)")
     L.append("    {")
     L.append(f"        int w = {vec}<T>.Count;")
+    L.append("        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.")
+    L.append(f"        for (int i = 0; i < {mr}; i++) {{ Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + {nv} * w - 1); }}")
     L.append(f"        var z = {vec}<T>.Zero;")
-    L.append("        " + ", ".join(f"{'' if i else vec+'<T> '}c{i}0 = z, c{i}1 = z" for i in range(mr)) + ";")
-    L.append("        for (int p = 0; p < kc; p++)")
+    L.append("        " + vec + "<T> " + ", ".join(f"c{i}{v} = z" for i in range(mr) for v in range(nv)) + ";")
+    def body(indent):
+        L.append(indent + " ".join(f"var b{v} = {vec}.Load(b + {v} * w);" for v in range(nv)))
+        for i in range(mr):
+            L.append(indent + f"{{ var av = {vec}.Create(a[{i}]); " + " ".join(f"c{i}{v} = F(av, b{v}, c{i}{v});" for v in range(nv)) + " }")
+        L.append(indent + f"a += {mr}; b += bs;")
+    p0 = "0"
+    if unroll > 1:
+        L.append(f"        int p = 0;")
+        L.append(f"        for (; p + {unroll - 1} < kc; p += {unroll})")
+        L.append("        {")
+        for u in range(unroll):
+            L.append("            {")
+            body("                ")
+            L.append("            }")
+        L.append("        }")
+        p0 = None
+    L.append("        for (" + ("int p = 0" if p0 else "") + "; p < kc; p++)")
     L.append("        {")
-    L.append(f"            var b0 = {vec}.Load(b); var b1 = {vec}.Load(b + w);")
-    for i in range(mr):
-        L.append(f"            {{ var av = {vec}.Create(a[{i}]); c{i}0 = F(av, b0, c{i}0); c{i}1 = F(av, b1, c{i}1); }}")
-    L.append(f"            a += {mr}; b += bs;")
+    body("            ")
     L.append("        }")
     for i in range(mr):
-        L.append(f"        Put(c, c{i}0, c{i}1, beta);" + (" c += ldc;" if i < mr-1 else ""))
+        L.append(f"        Put(c, " + ", ".join(f"c{i}{v}" for v in range(nv)) + ", beta);" + (" c += ldc;" if i < mr-1 else ""))
     L.append("    }")
     L.append("}")
     return "\n".join(L)
@@ -57,5 +81,10 @@ out = hdr + "\n" + kernel("Avx512Kernel", "Vector512", 10, "Avx512F.FusedMultipl
    "Avx512F.IsSupported", "AVX-512 microkernel: 10 rows × 2 zmm vectors (10×32 floats, 10×16 doubles); 20 accumulators + 2 B + 1 broadcast of the 32 zmm registers.") + "\n\n" + \
    kernel("Avx2Kernel", "Vector256", 6, "Fma.MultiplyAdd", "Fma.MultiplyAdd", "Avx2.IsSupported && Fma.IsSupported",
    "AVX2+FMA microkernel: 6 rows × 2 ymm vectors (6×16 floats, 6×8 doubles); 12 accumulators + 2 B + 1 broadcast of the 16 ymm registers.") + "\n"
+import sys
+if len(sys.argv) > 1:  # experimental variants: name:mr:nv:unroll
+    for spec in sys.argv[1:]:
+        nm, mr, nv, un = spec.split(":")
+        out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv), int(un)) + "\n"
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Unroll", "Kernels", "GemmMicroKernels.g.cs"), "w").write(out)

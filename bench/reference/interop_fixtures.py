@@ -212,12 +212,32 @@ def unroll_to_torch():
         print(f"unroll_{name}: logits {list(logits.shape)}")
 
 
+def check_export(export_dir, name):
+    """Loads EXPORT_DIR/model.safetensors + config.json with the docs snippet and compares its logits with the
+    PyTorch model of fixture `name` (e.g. after `unroll import` of torch_<name> and `unroll export`)."""
+    install_safetensors_shim()
+    load_unroll_lm = doc_snippet()["load_unroll_lm"]
+    model, config = load_unroll_lm(os.path.join(export_dir, "model.safetensors"), os.path.join(export_dir, "config.json"))
+    _, cell, V, E, H, L, tied = next(c for c in CASES if c[0] == name)
+    ref = LM(cell, V, E, H, L, tied)
+    ref.load_state_dict(st_load(os.path.join(FIXTURES, f"torch_{name}.safetensors")))
+    ids = torch.tensor(IDS, dtype=torch.long)
+    with torch.no_grad():
+        d = (model.eval()(ids)[0] - ref.eval()(ids)[0]).abs().max().item()
+    print(f"{export_dir} vs torch_{name}: max |dlogits| = {d:.3g}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", choices=["torch", "unroll"])
+    ap.add_argument("--check-export", nargs=2, metavar=("EXPORT_DIR", "FIXTURE_NAME"),
+                    help="compare an `unroll export` directory with the PyTorch fixture model FIXTURE_NAME")
     args = ap.parse_args()
-    os.makedirs(FIXTURES, exist_ok=True)
     torch.set_num_threads(1)
+    if args.check_export:
+        check_export(*args.check_export)
+        return
+    os.makedirs(FIXTURES, exist_ok=True)
     if args.only in (None, "torch"):
         torch_to_unroll()
     if args.only in (None, "unroll"):

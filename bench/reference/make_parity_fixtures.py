@@ -25,6 +25,8 @@ Recurrent cases use the random-upstream loss  L = sum(out * dout) + sum(hn[L-1] 
 layer's final state only), so grads are exactly the backward pass of the module given those upstream gradients.
 The loss reaches the final state only through the top layer's h (= out[:, T-1]), as a layer or stack's
 Backward(dhs) can express it; cn has no upstream gradient (it is still compared as an output).
+Truncated-BPTT cases (config.chunks = 2): x_prev/out_prev are chunk 0, x/out/hn/cn/dout/dhn chunk 1, which starts
+from chunk 0's final state detached; grads h_carried/c_carried are d loss / d that carried state.
 Language-model cases: Embedding -> RNN/LSTM/GRU (zero initial state) -> Linear -> CrossEntropyLoss
 (mean over all N*T positions), loss = that mean.
 """
@@ -142,6 +144,55 @@ def recurrent_case(name, seed, mode, N, T, D, H, L=1, x_scale=1.0):
     return write_fixture(name, seed, config, params, inputs, outputs, grads)
 
 
+def tbptt_case(name, seed, mode, N, T, D, H):
+    """Truncated BPTT over two chunks: chunk 0 from random h0 (c0), chunk 1 from chunk 0's final state, detached
+    (no gradient into chunk 0), loss on chunk 1 only. Names: x_prev/out_prev = chunk 0; x/out/hn/cn/dout/dhn =
+    chunk 1; grads.h_carried / grads.c_carried = d loss / d (the state carried into chunk 1)."""
+    torch.manual_seed(seed)
+    m = make_module(mode, D, H, 1).float()
+    lstm = mode == "LSTM"
+    x_prev = torch.randn(N, T, D)
+    x = torch.randn(N, T, D).requires_grad_()
+    h0 = torch.randn(1, N, H)
+    c0 = torch.randn(1, N, H) if lstm else None
+    dout = torch.randn(N, T, H)
+    dhn = torch.randn(N, H)
+    if lstm:
+        out_prev, (h1, c1) = m(x_prev, (h0, c0))
+        hc = h1.detach().requires_grad_()
+        cc = c1.detach().requires_grad_()
+        out, (hn, cn) = m(x, (hc, cc))
+    else:
+        out_prev, h1 = m(x_prev, h0)
+        hc = h1.detach().requires_grad_()
+        cc = None
+        out, hn = m(x, hc)
+    loss = (out * dout).sum() + (hn[0] * dhn).sum()
+    loss.backward()
+    params = {k: p for k, p in m.named_parameters()}
+    inputs = {"x_prev": x_prev, "x": x, "h0": h0}
+    if lstm:
+        inputs["c0"] = c0
+    inputs["dout"] = dout
+    inputs["dhn"] = dhn
+    outputs = {"out_prev": out_prev, "out": out, "hn": hn}
+    if lstm:
+        outputs["cn"] = cn
+    outputs["loss"] = loss
+    grads = {"x": x.grad, "h_carried": hc.grad}
+    if lstm:
+        grads["c_carried"] = cc.grad
+    for k, p in params.items():
+        grads[k] = p.grad
+    config = {
+        "module": type(m).__name__, "mode": mode, "input_size": D, "hidden_size": H, "num_layers": 1,
+        "bias": True, "batch_first": True, "bidirectional": False, "dropout": 0.0, "nonlinearity": None,
+        "gate_order": GATES[mode], "N": N, "T": T, "x_scale": 1.0, "chunks": 2,
+        "loss": "chunk 1 only: sum(out*dout)+sum(hn[L-1]*dhn); chunk 1 starts from chunk 0's final state, detached",
+    }
+    return write_fixture(name, seed, config, params, inputs, outputs, grads)
+
+
 class LM(torch.nn.Module):
     def __init__(self, mode, V, E, H, L):
         super().__init__()
@@ -180,25 +231,29 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     torch.set_num_threads(1)
     cases = [
-        ("rnn_tanh", lambda n, s: recurrent_case(n, s, "RNN_TANH", 3, 5, 4, 6)),
-        ("rnn_relu", lambda n, s: recurrent_case(n, s, "RNN_RELU", 3, 5, 4, 6)),
-        ("lstm", lambda n, s: recurrent_case(n, s, "LSTM", 3, 5, 4, 6)),
-        ("gru", lambda n, s: recurrent_case(n, s, "GRU", 3, 5, 4, 6)),
-        ("lstm_2layer", lambda n, s: recurrent_case(n, s, "LSTM", 3, 5, 4, 6, L=2)),
+        ("rnn_tanh", 1000, lambda n, s: recurrent_case(n, s, "RNN_TANH", 3, 5, 4, 6)),
+        ("rnn_relu", 1001, lambda n, s: recurrent_case(n, s, "RNN_RELU", 3, 5, 4, 6)),
+        ("lstm", 1002, lambda n, s: recurrent_case(n, s, "LSTM", 3, 5, 4, 6)),
+        ("gru", 1003, lambda n, s: recurrent_case(n, s, "GRU", 3, 5, 4, 6)),
+        ("lstm_2layer", 1004, lambda n, s: recurrent_case(n, s, "LSTM", 3, 5, 4, 6, L=2)),
         # size 1 everywhere, and saturated inputs (|x| of order 20)
-        ("lstm_size1", lambda n, s: recurrent_case(n, s, "LSTM", 1, 1, 1, 1)),
-        ("gru_size1", lambda n, s: recurrent_case(n, s, "GRU", 1, 1, 1, 1)),
-        ("lstm_saturated", lambda n, s: recurrent_case(n, s, "LSTM", 2, 7, 3, 5, x_scale=20.0)),
-        ("gru_saturated", lambda n, s: recurrent_case(n, s, "GRU", 2, 7, 3, 5, x_scale=20.0)),
-        ("rnn_tanh_saturated", lambda n, s: recurrent_case(n, s, "RNN_TANH", 2, 7, 3, 5, x_scale=20.0)),
+        ("lstm_size1", 1005, lambda n, s: recurrent_case(n, s, "LSTM", 1, 1, 1, 1)),
+        ("gru_size1", 1006, lambda n, s: recurrent_case(n, s, "GRU", 1, 1, 1, 1)),
+        ("lstm_saturated", 1007, lambda n, s: recurrent_case(n, s, "LSTM", 2, 7, 3, 5, x_scale=20.0)),
+        ("gru_saturated", 1008, lambda n, s: recurrent_case(n, s, "GRU", 2, 7, 3, 5, x_scale=20.0)),
+        ("rnn_tanh_saturated", 1009, lambda n, s: recurrent_case(n, s, "RNN_TANH", 2, 7, 3, 5, x_scale=20.0)),
+        # truncated BPTT: state carried from one chunk to the next, gradient cut (a stateful layer)
+        ("tbptt_lstm", 1020, lambda n, s: tbptt_case(n, s, "LSTM", 3, 4, 4, 6)),
+        ("tbptt_gru", 1021, lambda n, s: tbptt_case(n, s, "GRU", 3, 4, 4, 6)),
         # Embedding -> recurrent -> Linear -> CrossEntropyLoss (V=11, E=5, H=6, N=3, T=5)
-        ("lm_lstm", lambda n, s: lm_case(n, s, "LSTM", 11, 5, 6, 3, 5)),
-        ("lm_gru", lambda n, s: lm_case(n, s, "GRU", 11, 5, 6, 3, 5)),
-        ("lm_rnn_tanh", lambda n, s: lm_case(n, s, "RNN_TANH", 11, 5, 6, 3, 5)),
+        ("lm_lstm", 1010, lambda n, s: lm_case(n, s, "LSTM", 11, 5, 6, 3, 5)),
+        ("lm_gru", 1011, lambda n, s: lm_case(n, s, "GRU", 11, 5, 6, 3, 5)),
+        ("lm_rnn_tanh", 1012, lambda n, s: lm_case(n, s, "RNN_TANH", 11, 5, 6, 3, 5)),
     ]
+    # each case has its own fixed seed, so adding a case never changes the others
+    assert len({seed for _, seed, _ in cases}) == len(cases)
     total = 0
-    for i, (name, make) in enumerate(cases):
-        seed = 1000 + i
+    for name, seed, make in cases:
         path, size = make(name, seed)
         total += size
         print(f"{name:20s} seed={seed} {size:6d} bytes -> {path}")

@@ -24,15 +24,23 @@ public static class CliApp
 {
     public const int ExitOk = 0, ExitFailure = 1, ExitUsage = 2;
 
-    public static RootCommand BuildRoot()
+    public static Command BuildRoot()
     {
-        var root = new RootCommand("unroll — recurrent networks (RNN, LSTM, GRU) with explicit forward/backward nodes and measured gradient flow through time.");
+        // A plain Command named "unroll" (a RootCommand takes its name from the executable, Unroll.Cli), with the
+        // help and version options a RootCommand would add.
+        var root = new Command("unroll", "unroll — recurrent networks (RNN, LSTM, GRU) with explicit forward/backward nodes and measured gradient flow through time.\n\nStart with:  unroll demo");
+        root.Options.Add(new System.CommandLine.Help.HelpOption());
+        root.Options.Add(new VersionOption());
         foreach (var o in GlobalOptions.All) root.Options.Add(o);
         root.Subcommands.Add(InfoCommand.Build());
         root.Subcommands.Add(GradientFlowCommand.Build());
+        root.Subcommands.Add(CompareCommand.Build());
         root.Subcommands.Add(TrainCommand.Build());
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(GenerateCommand.Build());
+        root.Subcommands.Add(DemoCommand.Build());
+        root.Subcommands.Add(ExportCommand.Build());
+        root.Subcommands.Add(ImportCommand.Build());
         return root;
     }
 
@@ -50,6 +58,7 @@ public static class CliApp
         }
         try
         {
+            Unroll.Kernels.Gemm.Threads = parse.GetValue(GlobalOptions.Threads);   // --threads: cores for matrix products
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return parse.Invoke(config);
         }

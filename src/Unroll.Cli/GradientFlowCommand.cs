@@ -16,7 +16,12 @@ namespace Unroll.Cli;
 /// </summary>
 public static class GradientFlowCommand
 {
-    public static readonly string[] Cells = ["rnn", "rnn-relu", "lstm", "gru"];
+    public static readonly string[] Cells = ["rnn", "rnn-relu", "lstm", "gru", "all"];
+    /// <summary>Largest H accepted (W_h's SVD and the per-step caches grow with H²).</summary>
+    public const int MaxHidden = 2048;
+    /// <summary>Largest N·T·4H accepted (float64 caches of the layer run).</summary>
+    public const long MaxElements = 32_000_000;
+
     public static readonly string[] Inits = ["gaussian", "xavier", "orthogonal", "identity"];
 
     public static Command Build()
@@ -29,8 +34,8 @@ public static class GradientFlowCommand
             Description = "Scale(s) of W_h, a list: '--scale 1.0,0.5' or '--scale 1 --scale 0.5' (default 1.0,0.5; with --wh: 1.0).",
             AllowMultipleArgumentsPerToken = true,
         };
-        var cell = new Option<string>("--cell") { Description = "Cell: " + string.Join(", ", Cells) + ".", DefaultValueFactory = _ => "rnn" };
-        var init = new Option<string>("--init") { Description = "Initialisation of W_h before scaling: " + string.Join(", ", Inits) + ".", DefaultValueFactory = _ => "gaussian" };
+        var cell = new Option<string>("--cell") { Description = "Cell: rnn (tanh), rnn-relu, lstm, gru, or all (rnn, lstm and gru side by side).", DefaultValueFactory = _ => "rnn" };
+        var init = new Option<string>("--init") { Description = "Initialisation of W_h (per gate block) before scaling: gaussian (N(0,1) entries, the textbook's randn), xavier (N(0,1)/√H), orthogonal, identity.", DefaultValueFactory = _ => "gaussian" };
         var wh = new Option<string?>("--wh") { Description = "Use this W_h instead of a random one: a CSV file (one row per line) or a NumPy .npy (float32/float64, C order). H×H for rnn/rnn-relu, H×4H for lstm ([i|f|g|o]), H×3H for gru ([r|z|n])." };
 
         var cmd = new Command("gradient-flow",
@@ -41,9 +46,10 @@ public static class GradientFlowCommand
             "(σ_max vs 1/γ) and a verdict (vanishing / exploding / healthy) with its evidence. " +
             "Writes gradient-flow.csv, gradient-flow.json, norms.png/.svg and factors.png/.svg into --out (default ./unroll-gradient-flow).\n\n" +
             "Examples:\n" +
-            "  unroll gradient-flow                         # scale 1.0 (explodes) vs 0.5 (vanishes), N=2 H=3 T=20\n" +
+            "  unroll gradient-flow                            # scale 1.0 vs 0.5: W_h only, then through a tanh RNN (N=2 H=3 T=20)\n" +
             "  unroll gradient-flow --scale 1.0,0.8,0.5 --t 50 --seed 7\n" +
             "  unroll gradient-flow --cell lstm --init orthogonal --t 100 --h 16\n" +
+            "  unroll gradient-flow --cell all --t 50          # W_h only, tanh RNN, LSTM and GRU on one plot\n" +
             "  unroll gradient-flow --wh wh.npy --t 30 --json  # an explicit W_h, compare with other tools\n" +
             "  unroll gradient-flow --h 64 --out flow64 --quiet");
         foreach (var o in new Option[] { n, h, t, scale, cell, init, wh }) cmd.Options.Add(o);
@@ -94,17 +100,20 @@ public static class GradientFlowCommand
         if (!Cells.Contains(cell)) throw new UsageException($"unknown --cell '{s.Cell}' (expected one of: {string.Join(", ", Cells)}).");
         string init = s.Init.Trim().ToLowerInvariant();
         if (!Inits.Contains(init)) throw new UsageException($"unknown --init '{s.Init}' (expected one of: {string.Join(", ", Inits)}).");
-        var cellType = cell switch { "rnn" => CellType.Rnn, "rnn-relu" => CellType.RnnRelu, "lstm" => CellType.Lstm, _ => CellType.Gru };
         var initKind = init switch { "gaussian" => WeightInit.Gaussian, "xavier" => WeightInit.Xavier, "orthogonal" => WeightInit.Orthogonal, _ => WeightInit.Identity };
-        int k = TimeRecurrentBase<double>.GatesOf(cellType);
-        var master = new Rng((ulong)s.Seed);
+        CellType[] cellTypes = cell switch
+        {
+            "rnn" => [CellType.Rnn], "rnn-relu" => [CellType.RnnRelu], "lstm" => [CellType.Lstm], "gru" => [CellType.Gru],
+            _ => [CellType.Rnn, CellType.Lstm, CellType.Gru],
+        };
+        if (cell == "all" && s.WhFile is not null) throw new UsageException("--wh cannot be combined with --cell all (W_h's shape depends on the cell).");
 
-        double[,] baseWh;
-        int hidden;
+        double[,]? fileWh = null;
+        int hidden = s.H ?? 3;
         if (s.WhFile is { } file)
         {
-            baseWh = MatrixFile.Read(file);
-            int rows = baseWh.GetLength(0), cols = baseWh.GetLength(1);
+            fileWh = MatrixFile.Read(file);
+            int rows = fileWh.GetLength(0), cols = fileWh.GetLength(1), k = TimeRecurrentBase<double>.GatesOf(cellTypes[0]);
             if (cols != k * rows)
                 throw new UsageException(k == 1
                     ? $"--wh '{file}' is {rows}×{cols}; W_h of a {cell} cell must be square (H×H)."
@@ -112,26 +121,44 @@ public static class GradientFlowCommand
             if (s.H is { } hh && hh != rows) throw new UsageException($"--wh '{file}' is {rows}×{cols} but --h is {hh}.");
             hidden = rows;
         }
-        else
-        {
-            hidden = s.H ?? 3;
-            baseWh = LayerExperiment.InitialWh(cellType, initKind, hidden, master);
-        }
+        if (hidden > MaxHidden) throw new UsageException($"--h {hidden} is larger than this experiment allows ({MaxHidden}).");
+        long elements = (long)s.N * s.T * hidden * 4;
+        if (elements > MaxElements)
+            throw new UsageException($"N·T·H = {s.N}·{s.T}·{hidden} is too large for this experiment (N·T·4H must stay ≤ {MaxElements:N0}).");
         var scales = s.Scales ?? (s.WhFile is null ? [1.0, 0.5] : [1.0]);
-        ulong layerSeed = master.NextUInt64();   // the same W_x and inputs for every scale
+        if (fileWh is not null)
+            foreach (var sc in scales) CheckFinite(fileWh, sc);
 
-        var curves = new List<FlowCurve>();
-        if (k == 1)
+        var whOnly = new List<FlowCurve>();
+        var layers = new List<FlowCurve>();
+        foreach (var cellType in cellTypes)
+        {
+            // every cell starts from the same seed, so W_h's first gate block is the RNN's W_h and each cell's curves
+            // equal those of a single-cell run
+            var master = new Rng((ulong)s.Seed);
+            var baseWh = fileWh ?? LayerExperiment.InitialWh(cellType, initKind, hidden, master);
+            foreach (var sc in scales) CheckFinite(baseWh, sc);
+            ulong layerSeed = master.NextUInt64();   // the same W_x and inputs for every scale
+            if (TimeRecurrentBase<double>.GatesOf(cellType) == 1 && whOnly.Count == 0)
+                foreach (var sc in scales)
+                    whOnly.Add(SeedExperiment.Run(SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"W_h only scale={Fmt.G3(sc)}"));
+            string layerName = cellType switch { CellType.Rnn => "tanh rnn", CellType.RnnRelu => "relu rnn", _ => LayerExperiment.CellName(cellType) };
             foreach (var sc in scales)
-                curves.Add(SeedExperiment.Run(SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"scale={Fmt.G3(sc)}"));
-        string layerName = cellType switch { CellType.Rnn => "tanh rnn", CellType.RnnRelu => "relu rnn", _ => cell };
-        foreach (var sc in scales)
-            curves.Add(LayerExperiment.Run(cellType, SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"{layerName} scale={Fmt.G3(sc)}", new Rng(layerSeed)));
+                layers.Add(LayerExperiment.Run(cellType, SeedExperiment.Scaled(baseWh, sc), s.N, s.T, sc, $"{layerName} scale={Fmt.G3(sc)}", new Rng(layerSeed)));
+        }
 
         string source = s.WhFile is null ? $"init={init} seed={s.Seed}" : $"W_h from {s.WhFile}";
         string title = $"unroll gradient-flow — N={s.N} H={hidden} T={s.T} cell={cell} {source}";
         var config = new { n = s.N, h = hidden, t = s.T, scales, cell, init, whFile = s.WhFile, seed = s.Seed };
-        return new Result(title, curves, config);
+        return new Result(title, [.. whOnly, .. layers], config);
+    }
+
+    private static void CheckFinite(double[,] w, double scale)
+    {
+        double maxAbs = 0;
+        foreach (var v in w) maxAbs = Math.Max(maxAbs, Math.Abs(v));
+        if (!double.IsFinite(maxAbs * scale))
+            throw new UsageException($"--scale {scale.ToString("R", CultureInfo.InvariantCulture)} makes W_h non-finite (its largest entry is {maxAbs.ToString("G4", CultureInfo.InvariantCulture)} before scaling).");
     }
 
     /// <summary>Parses "1.0,0.5" / repeated values into finite positive-or-zero doubles; null when not given.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
 using Unroll.Data;
+using Unroll.Flow;
 using Unroll.IO;
 using Unroll.Models;
 using Unroll.Optim;
@@ -53,6 +54,7 @@ public static class TrainCommand
         var evalEvery = new Option<long>("--eval-every") { Description = "Also evaluate on the validation split every N updates (0 = at epoch ends only).", DefaultValueFactory = _ => 0 };
         var maxBad = new Option<int>("--max-bad-steps") { Description = "Stop after this many consecutive updates with a non-finite loss or gradient.", DefaultValueFactory = _ => 5 };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint to resume from (default: <out>/checkpoint.safetensors)." };
+        var flowEvery = new Option<long>("--flow-every") { Description = "Record the gradient flow through time of every recurrent layer every K updates (gradient-flow.csv/.jsonl, gradient-flow.png/.svg); 0 = off.", DefaultValueFactory = _ => 100 };
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in the checkpoint (same data flags); continues the same trajectory bit for bit." };
 
         var cmd = new Command("train",
@@ -64,7 +66,7 @@ public static class TrainCommand
             "  unroll train --task ptb --data ./ptb --preset better-rnnlm --epochs 10 --out better\n" +
             "  unroll train --task char --text tinyshakespeare.txt --layers 2 --hidden 256 --embed 64 --bptt 100 --batch 32 --optimizer adam --lr 2e-3 --clip 5 --max-steps 2000\n" +
             "  unroll train --task char --text tinyshakespeare.txt --resume --out unroll-train");
-        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume })
+        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume, flowEvery })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -149,6 +151,10 @@ public static class TrainCommand
             var reporter = new Reporter(stdout, quiet, json, d.Task == "char");
             var trainer = new Trainer<float>(model, opt, sched, topt, d.Train, d.Valid, baseMeta, reporter, log);
             if (ck is not null) trainer.Resume(ck);
+            long flowK = parse.GetValue(flowEvery);
+            if (flowK < 0) throw new UsageException($"--flow-every must be ≥ 0 (0 = off), got {flowK}.");
+            using var flow = flowK > 0 ? new FlowMonitor<float>(model, flowK, outDir, append: isResume) : null;
+            if (flow is not null) trainer.AfterBackward = flow.AfterBackward;
             if (!quiet && !json)
                 stdout.WriteLine($"{cfg.Model}: {cfg.Layers}×{cfg.Cell} embed {cfg.Embed} hidden {cfg.Hidden}{(cfg.Tie ? " tied" : "")}{(cfg.Dropout > 0 ? $" dropout {cfg.Dropout}" : "")}, vocab {cfg.Vocab}; " +
                                  $"{optKind} lr {opt.LearningRate:G4} clip {topt.Clip}, batch {topt.Batch} × bptt {topt.Bptt}, {trainer.TrainBatcher.IterationsPerEpoch} updates/epoch, seed {seed}");
@@ -188,13 +194,21 @@ public static class TrainCommand
 
             var output = new OutputSet();
             AddPlots(output, log.CsvPath);
+            if (flow is not null) AddFlowPlot(output, flow);
             var summary = new JsonObject
             {
                 ["stopped"] = result.Reason.ToString().ToLowerInvariant(), ["steps"] = result.Steps, ["epochs_done"] = result.Epoch,
                 ["train_loss"] = Finite(result.LastLoss), ["valid_loss"] = Finite(result.LastEval?.Loss), ["valid_ppl"] = Finite(result.LastEval?.Perplexity),
                 ["valid_bpc"] = Finite(result.LastEval?.BitsPerChar), ["best_valid_ppl"] = Finite(Math.Exp(result.BestValid)),
                 ["test_loss"] = Finite(testEval?.Loss), ["test_ppl"] = Finite(testEval?.Perplexity), ["test_model"] = testEval is null ? null : testModel,
-                ["skipped_steps"] = result.SkippedSteps, ["checkpoint"] = result.CheckpointPath, ["config"] = cfg.ToJson(),
+                ["skipped_steps"] = result.SkippedSteps, ["clipped_steps"] = trainer.ClippedSteps,
+                ["flow"] = flow is null || flow.History.Count == 0 ? null : new JsonArray(flow.History.Where(h => h.Step == flow.History[^1].Step)
+                    .Select(h => (JsonNode)new JsonObject
+                    {
+                        ["step"] = h.Step, ["layer"] = h.Layer, ["verdict"] = h.Summary.Verdict.Kind.ToString().ToLowerInvariant(),
+                        ["propagation_gain"] = Finite(h.Summary.PropagationGain), ["step_gain"] = Finite(h.Summary.MeanStepGain),
+                        ["sigma_max"] = Finite(h.Summary.SigmaMax), ["evidence"] = h.Summary.Verdict.Evidence,
+                    }).ToArray()), ["checkpoint"] = result.CheckpointPath, ["config"] = cfg.ToJson(),
                 ["tokens_per_s"] = Finite(reporter.MeanTokensPerSecond), ["seed"] = seed,
             };
             output.AddText("train-result.json", summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
@@ -212,6 +226,8 @@ public static class TrainCommand
                 if (result.LastEval is { } ve) stdout.WriteLine($"valid  loss {ve.Loss:F4}  ppl {ve.Perplexity:F2}{(ve.BitsPerChar is { } b ? $"  bpc {b:F4}" : "")}");
                 if (testEval is { } te) stdout.WriteLine($"test   loss {te.Loss:F4}  ppl {te.Perplexity:F2}  ({testModel} model)");
                 if (result.SkippedSteps > 0) stdout.WriteLine($"skipped updates (non-finite): {result.SkippedSteps}");
+                if (topt.Clip > 0) stdout.WriteLine($"clipping fired on {trainer.ClippedSteps} of {result.Steps - (ck is null ? 0 : ck.Meta.Step)} updates in this run (pre-clip norms: grad_norm in metrics.csv)");
+                if (flow is not null) foreach (var line in flow.LatestLines()) stdout.WriteLine(line);
                 if (!quiet) stdout.WriteLine($"wrote metrics.csv, metrics.jsonl, loss/ppl plots and train-result.json to {Path.GetFullPath(outDir)}");
             }
             return result.Reason == StopReason.Interrupted ? 130 : CliApp.ExitOk;
@@ -241,6 +257,16 @@ public static class TrainCommand
         Plots.AddPngAndSvg(output, "loss", loss);
         var ppl = Plots.Linear("Validation perplexity", "update", "perplexity", [new PlotSeries("valid", vs.ToArray(), vp.ToArray())]);
         Plots.AddPngAndSvg(output, "ppl", ppl);
+    }
+
+    /// <summary>gradient-flow.png/.svg: gain from the last to the first step of each window, per recurrent layer, over training.</summary>
+    private static void AddFlowPlot(OutputSet output, FlowMonitor<float> flow)
+    {
+        if (flow.History.Count == 0) return;
+        var series = flow.History.GroupBy(h => h.Layer).Select(g => new PlotSeries($"layer {g.Key} ({g.First().Summary.Cell})",
+            g.Select(h => (double)h.Step).ToArray(), g.Select(h => h.Summary.PropagationGain).ToArray())).ToList();
+        var plt = Plots.LogY("Gradient flow through time during training", "update", "‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ (log scale)", series);
+        Plots.AddPngAndSvg(output, "gradient-flow", plt);
     }
 
     /// <summary>Progress: a Spectre.Console bar on a terminal, plain lines when redirected.</summary>

@@ -134,6 +134,11 @@ public class GradientFlowLayerTests
         Assert.NotNull(s.MeanCellPathGain);
         Assert.NotNull(s.MeanForgetGate);
         Assert.False(string.IsNullOrEmpty(s.Verdict.Evidence));
+        var metrics = s.ToMetrics().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.Equal(s.MeanCellPathGain!.Value, metrics["flow.cell_path_gain"]);
+        Assert.Equal(s.SigmaMax, metrics["flow.sigma_max"]);
+        Assert.False(metrics.ContainsKey("flow.activation_factor"));   // RNN only
+        Assert.Contains(metrics["flow.verdict"], new[] { -1.0, 0.0, 1.0 });
     }
 }
 
@@ -164,6 +169,29 @@ public class GradientFlowCommandLayerTests : IDisposable
         Assert.Equal(settings, json.GetArrayLength());
         Assert.True(new FileInfo(Path.Combine(outDir, "norms.png")).Length > 1000);
         Assert.True(new FileInfo(Path.Combine(outDir, "factors.svg")).Length > 1000);
+    }
+
+    [Fact]
+    public void CellAllRunsRnnLstmAndGruFromTheSameSeed()
+    {
+        var all = Run("gradient-flow", "--cell", "all", "--t", "6", "--json", "--out", Path.Combine(_dir, "all"));
+        var lstm = Run("gradient-flow", "--cell", "lstm", "--t", "6", "--json", "--out", Path.Combine(_dir, "lstm"));
+        Assert.True(all.Code == 0, all.Err);
+        var sa = System.Text.Json.JsonDocument.Parse(all.Out).RootElement.GetProperty("settings");
+        Assert.Equal(2 + 3 * 2, sa.GetArrayLength());
+        var labels = sa.EnumerateArray().Select(e => e.GetProperty("label").GetString()).ToList();
+        Assert.Contains("lstm scale=0.5", labels);
+        Assert.Contains("gru scale=1", labels);
+        // the LSTM curves of --cell all equal those of --cell lstm
+        var a = sa[labels.IndexOf("lstm scale=0.5")].GetProperty("normsPerSample");
+        var b = System.Text.Json.JsonDocument.Parse(lstm.Out).RootElement.GetProperty("settings")[1].GetProperty("normsPerSample");
+        for (int k = 0; k <= 6; k++) Assert.Equal(b[k].GetDouble(), a[k].GetDouble());
+
+        string f = Path.Combine(_dir, "wh.csv");
+        File.WriteAllText(f, "1,2\n3,4\n");
+        var bad = Run("gradient-flow", "--cell", "all", "--wh", f, "--out", Path.Combine(_dir, "bad"));
+        Assert.Equal(2, bad.Code);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "bad")));
     }
 
     [Fact]

@@ -132,3 +132,35 @@ public class JacobianSpectrumTests
         }
     }
 }
+
+public class GatedJacobianSpectrumTests
+{
+    [Theory]
+    [InlineData("lstm", 3, 4, 2, 3, 51UL)]
+    [InlineData("lstm", 1, 2, 1, 1, 52UL)]
+    [InlineData("gru", 3, 4, 2, 3, 53UL)]
+    [InlineData("gru", 2, 3, 3, 5, 54UL)]
+    public void StepJacobianSigmaMaxMatchesTheExplicitJacobian(string cell, int n, int t, int d, int h, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var r = FlowReference.Random(cell, n, t, d, h, rng, 0.9);
+        var xs = new double[n, t, d];
+        for (int a = 0; a < n; a++) for (int b = 0; b < t; b++) for (int c = 0; c < d; c++) xs[a, b, c] = rng.NextGaussian();
+        var up = new double[n, t, h];
+        for (int a = 0; a < n; a++) for (int c = 0; c < h; c++) up[a, t - 1, c] = 1;
+        r.Forward(xs); r.Backward(up);
+        var recorder = new GradientFlowRecorder<double> { JacobianSamples = 2 };
+        var hs = FlowReference.T3(r.Hs); var dh = FlowReference.T3(r.StepGradH); var wh = FlowReference.T2(r.Wh);
+        var rec = cell == "lstm"
+            ? recorder.RecordLstm(hs, FlowReference.T3(r.Cs), FlowReference.T3(r.Gates), dh, FlowReference.T3(r.StepGradC), wh, FlowReference.T2(r.C0!))
+            : recorder.RecordGru(hs, FlowReference.T2(r.H0), FlowReference.T3(r.Gates), dh, wh, Tensor<double>.FromArray(r.BhN, h));
+        int samples = Math.Min(n, 2);
+        for (int s = 0; s < t; s++)
+        {
+            double expect = 0;
+            for (int b = 0; b < samples; b++) expect += WhSpectrum.Of(r.Jacobian(b, s)).SigmaMax;
+            expect /= samples;
+            Assert.True(Math.Abs(rec.JacobianSigmaMax![s] - expect) <= 1e-12 * expect, $"{cell} t={s + 1}: {rec.JacobianSigmaMax[s]:R} vs {expect:R}");
+        }
+    }
+}

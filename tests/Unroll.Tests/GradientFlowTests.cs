@@ -129,6 +129,20 @@ public class SpectrumTests
     }
 
     [Fact]
+    public void HugeAndTinyMatricesScaleExactly()
+    {
+        var w = new double[,] { { 0.3, -1.2 }, { 0.7, 0.4 } };
+        var baseS = WhSpectrum.Of(w);
+        foreach (var c in new[] { 1e200, 1e-200, 0.0 })
+        {
+            var s = WhSpectrum.Of(SeedExperiment.Scaled(w, c));
+            Assert.Equal(baseS.SigmaMax * c, s.SigmaMax, Math.Max(1e-12 * baseS.SigmaMax * c, 0));
+            Assert.True(Math.Abs(s.SpectralRadius - baseS.SpectralRadius * c) <= 1e-12 * baseS.SpectralRadius * c);
+            Assert.True(s.SigmaMin >= 0);
+        }
+    }
+
+    [Fact]
     public void NonFiniteMatrixIsRejected() =>
         Assert.Throws<ArgumentException>(() => WhSpectrum.Of(new double[,] { { 1, double.NaN }, { 0, 1 } }));
 
@@ -301,8 +315,11 @@ public class GradientFlowCommandTests : IDisposable
         { ["--n", "0"], null },
         { ["--h", "-2"], null },
         { ["--cell", "transformer"], null },
+        { ["--h", "100000"], null },
+        { ["--n", "1000", "--t", "10000", "--h", "100"], null },
         { ["--init", "zeros"], null },
         { ["--scale", "abc"], null },
+        { ["--wh", "FILE", "--scale", "1e308"], "10,0\n0,1\n" },  // the scaled W_h overflows
         { ["--wh", "FILE"], "1,2,3\n4,5,6\n" },            // not square
         { ["--wh", "FILE", "--h", "3"], "1,2\n3,4\n" },     // wrong size
         { ["--wh", "FILE"], "1,2\n3,oops\n" },              // non-numeric
@@ -379,5 +396,38 @@ public class GradientFlowReportTests
         var json = System.Text.Json.JsonDocument.Parse(GradientFlowReport.Json([c], new { t = 5 })).RootElement;
         Assert.Equal(c.Spectrum.SigmaMax, json.GetProperty("settings")[0].GetProperty("spectrum").GetProperty("sigmaMax").GetDouble());
         Assert.Equal(c.Verdict.Kind.ToString().ToLowerInvariant(), json.GetProperty("settings")[0].GetProperty("verdict").GetProperty("kind").GetString());
+    }
+}
+
+/// <summary>The seed experiment against NumPy (fixture from bench/reference/gradient_flow_seed.py, numpy's own .npy writer).</summary>
+public class GradientFlowNumpyParityTests
+{
+    private static readonly string Dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "flow");
+
+    [Theory]
+    [InlineData("wh_f64.npy", "norms_f64")]
+    [InlineData("wh_f32.npy", "norms_f32")]
+    public void NormsMatchNumpyToTheLastDigits(string file, string key)
+    {
+        var fx = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "seed_numpy.json"))).RootElement;
+        int n = fx.GetProperty("n").GetInt32(), t = fx.GetProperty("t").GetInt32();
+        var expect = fx.GetProperty(key).EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var wh = MatrixFile.Read(Path.Combine(Dir, file));
+        Assert.Equal(fx.GetProperty("h").GetInt32(), wh.GetLength(0));
+        var c = SeedExperiment.Run(wh, n, t, 1, "numpy");
+        for (int k = 0; k <= t; k++)
+            Assert.True(Math.Abs(c.Norms[k] - expect[k]) <= 4e-16 * expect[k] * (k + 1), $"k={k}: {c.Norms[k]:R} vs numpy {expect[k]:R}");
+
+        // and through the command line, as a user comparing with another tool would
+        var o = new StringWriter(); var e = new StringWriter();
+        string outDir = Path.Combine(Path.GetTempPath(), "unroll-gf-numpy-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            int code = CliApp.Run(["gradient-flow", "--wh", Path.Combine(Dir, file), "--t", t.ToString(CultureInfo.InvariantCulture), "--n", n.ToString(CultureInfo.InvariantCulture), "--json", "--out", outDir], o, e);
+            Assert.True(code == 0, e.ToString());
+            var norms = System.Text.Json.JsonDocument.Parse(o.ToString()).RootElement.GetProperty("settings")[0].GetProperty("normsPerSample");
+            for (int k = 0; k <= t; k++) Assert.Equal(c.Norms[k], norms[k].GetDouble());
+        }
+        finally { if (Directory.Exists(outDir)) Directory.Delete(outDir, true); }
     }
 }

@@ -65,3 +65,26 @@ public class RecurrentFloatTests
         Assert.True(allocated == 0, $"{cell}: {allocated} bytes allocated in 5 steady-state Forward+Backward");
     }
 }
+
+public class RecurrentExtremeInputTests
+{
+    [Theory]
+    [InlineData(CellType.Rnn)]
+    [InlineData(CellType.Lstm)]
+    [InlineData(CellType.Gru)]
+    public void HugeFiniteInputsGiveFiniteOutputsAndGradients(CellType cell)
+    {
+        var rng = new Rng(23);
+        var layer = RecurrentLayers.Create<float>(cell, 4, 6, rng);
+        var xs = new Tensor<float>(3, 9, 4);
+        var s = xs.Span;
+        for (int i = 0; i < s.Length; i++) s[i] = (i % 2 == 0 ? 1 : -1) * (float)Math.Pow(10, 1 + i % 5);   // ±10 … ±1e5
+        var dhs = GradCheck.RandomTensor(rng, 1.0, 3, 9, 6).Cast<float>();
+        var hs = layer.Forward(xs);
+        Assert.All(hs.ToArray(), v => Assert.True(float.IsFinite(v) && Math.Abs(v) <= 1f, $"h = {v}"));
+        var dxs = layer.Backward(dhs);
+        Assert.All(dxs.ToArray(), v => Assert.True(float.IsFinite(v)));
+        foreach (var p in layer.Parameters) Assert.All(p.Grad.ToArray(), v => Assert.True(float.IsFinite(v), $"{p.Name}: {v}"));
+        Assert.All(layer.StepGradH.ToArray(), v => Assert.True(float.IsFinite(v)));
+    }
+}

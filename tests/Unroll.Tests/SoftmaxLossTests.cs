@@ -142,3 +142,122 @@ public class SoftmaxLossTests
         Assert.Throws<InvalidOperationException>(() => node.Backward());
     }
 }
+
+public class SoftmaxKernelTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(33)]
+    [InlineData(1001)]
+    public void ExpShiftedSumMatchesReference(int len)
+    {
+        var rng = new Rng((ulong)len + 5);
+        var xd = new double[len];
+        for (int i = 0; i < len; i++) xd[i] = i % 11 == 3 ? -120.0 - 60 * rng.NextDouble() : 8 * (rng.NextDouble() - 0.5);   // some far below the shift (underflow)
+        double shift = len == 0 ? 0 : xd.Max();
+        var fast = new double[len]; var reff = new double[len];
+        double sFast = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<double>(xd, shift, fast);
+        double sRef = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSumReference<double>(xd, shift, reff);
+        Assert.Equal(sRef, sFast, 1e-12 * Math.Max(1, sRef));
+        for (int i = 0; i < len; i++) Assert.True(Math.Abs(fast[i] - reff[i]) <= 1e-15 + 1e-13 * reff[i], $"double d[{i}]: {reff[i]} vs {fast[i]}");
+
+        var xf = xd.Select(x => (float)x).ToArray();
+        var ff = new float[len]; var rf = new float[len];
+        float fsFast = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<float>(xf, (float)shift, ff);
+        float fsRef = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSumReference<float>(xf, (float)shift, rf);
+        Assert.True(Math.Abs(fsRef - fsFast) <= 1e-5 * Math.Max(1, fsRef), $"float sum {fsRef} vs {fsFast}");
+        for (int i = 0; i < len; i++)
+        {
+            Assert.True(float.IsFinite(ff[i]) && ff[i] >= 0, $"float d[{i}] = {ff[i]}");
+            Assert.True(Math.Abs(ff[i] - rf[i]) <= 1e-30 + 2e-6 * rf[i], $"float d[{i}]: {rf[i]} vs {ff[i]}");
+        }
+    }
+
+    [Fact]
+    public void ExpShiftedSumPropagatesNaN()
+    {
+        var x = new float[40];
+        x[21] = float.NaN;
+        var d = new float[40];
+        Assert.True(float.IsNaN(Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<float>(x, 0f, d)));
+        Assert.True(float.IsNaN(d[21]));
+    }
+
+    [Fact]
+    public void ParallelLossAndGradientMatchesReferenceAndSerial()
+    {
+        // 40 × 4099 = 163960 elements ≥ ParallelMinElements: the rows are split over the GEMM's worker threads
+        const int n = 40, v = 4099;
+        Assert.True((long)n * v >= Unroll.Nodes.SoftmaxCrossEntropy.ParallelMinElements);
+        var rng = new Rng(77);
+        var logits = new float[n * v];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(6 * (rng.NextDouble() - 0.5));
+        var targets = new int[n];
+        for (int i = 0; i < n; i++) targets[i] = i % 7 == 2 ? -1 : rng.NextInt(v);
+        var gPar = new float[n * v]; var gSer = new float[n * v]; var gRef = new float[n * v];
+        int threads = Unroll.Kernels.Gemm.Threads;
+        double lPar, lSer;
+        try
+        {
+            Unroll.Kernels.Gemm.Threads = 2;
+            lPar = Unroll.Nodes.SoftmaxCrossEntropy.LossAndGradient<float>(logits, n, v, targets, -1, 0.7f, gPar, out int c1);
+            Unroll.Kernels.Gemm.Threads = 1;
+            lSer = Unroll.Nodes.SoftmaxCrossEntropy.LossAndGradient<float>(logits, n, v, targets, -1, 0.7f, gSer, out int c2);
+            Assert.Equal(c1, c2);
+        }
+        finally { Unroll.Kernels.Gemm.Threads = threads; }
+        double lRef = Unroll.Nodes.SoftmaxCrossEntropy.LossAndGradientReference<float>(logits, n, v, targets, -1, 0.7f, gRef, out _);
+        Assert.Equal(lSer, lPar, 1e-12);
+        Assert.Equal(lRef, lPar, 1e-5);
+        for (int i = 0; i < gPar.Length; i++)
+        {
+            Assert.Equal(gSer[i], gPar[i]);                                   // same rows, same arithmetic, whatever the split
+            Assert.True(Math.Abs(gRef[i] - gPar[i]) <= 1e-7, $"grad[{i}]: reference {gRef[i]} vs fast {gPar[i]}");
+        }
+    }
+}
+
+public class SoftmaxMaxExpTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(1000)]
+    public void MaxMatchesReference(int len)
+    {
+        var rng = new Rng((ulong)len);
+        var x = new float[len];
+        for (int i = 0; i < len; i++) x[i] = (float)(100 * (rng.NextDouble() - 0.7));
+        x[rng.NextInt(len)] = 500f;                                          // the max anywhere, also in the tail
+        Assert.Equal(Unroll.Nodes.SoftmaxCrossEntropy.MaxReference<float>(x), Unroll.Nodes.SoftmaxCrossEntropy.Max<float>(x));
+        var xd = x.Select(v => (double)v).ToArray();
+        Assert.Equal(Unroll.Nodes.SoftmaxCrossEntropy.MaxReference<double>(xd), Unroll.Nodes.SoftmaxCrossEntropy.Max<double>(xd));
+    }
+
+    [Fact]
+    public void ExpFIsAccurateAndHasNoSubnormals()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;     // the kernel is AVX-512 only
+        double worst = 0;
+        for (int k = 0; k < 20000; k++)
+        {
+            float x0 = -110f + 200f * k / 20000f;
+            var xs = System.Runtime.Intrinsics.Vector512.Create(x0);
+            float y = Unroll.Nodes.SoftmaxCrossEntropy.ExpF(xs)[0];
+            double exact = Math.Exp(x0);
+            if (x0 < -87.3365) { Assert.Equal(0f, y); continue; }
+            if (x0 > 88.7228) { Assert.Equal(float.PositiveInfinity, y); continue; }
+            Assert.True(float.IsNormal(y), $"exp({x0}) = {y}");
+            worst = Math.Max(worst, Math.Abs(y - exact) / exact);
+        }
+        Assert.True(worst < 3e-7, $"max relative error {worst}");
+        Assert.True(float.IsNaN(Unroll.Nodes.SoftmaxCrossEntropy.ExpF(System.Runtime.Intrinsics.Vector512.Create(float.NaN))[0]));
+        Assert.Equal(0f, Unroll.Nodes.SoftmaxCrossEntropy.ExpF(System.Runtime.Intrinsics.Vector512.Create(float.NegativeInfinity))[0]);
+    }
+}

@@ -35,8 +35,9 @@ public sealed class GradientFlowRecord
     /// ActivationFactor × MatrixFactor = StepGain.</summary>
     public double[]? MatrixFactor { get; init; }
 
-    /// <summary>RNN with small H: mean over the first samples of σ_max of the step Jacobian diag(f′(a_t))·W_hᵀ
-    /// (the most the step can stretch any gradient; ≤ max f′ · σ_max(W_h)). Null when not computed.</summary>
+    /// <summary>Small H (≤ <see cref="GradientFlowRecorder{T}.JacobianMaxH"/>): mean over the first samples of σ_max of
+    /// the step Jacobian — RNN: diag(f′(a_t))·W_hᵀ (≤ max f′ · σ_max(W_h)); LSTM: the 2H×2H Jacobian of (h_t, c_t)
+    /// w.r.t. (h_{t−1}, c_{t−1}); GRU: ∂h_t/∂h_{t−1}. The most one step can stretch any gradient. Null when not computed.</summary>
     public double[]? JacobianSigmaMax { get; init; }
 
     /// <summary>LSTM: ‖∂L/∂c_t‖ over the batch (total gradient reaching the cell state).</summary>
@@ -137,4 +138,30 @@ public sealed class GradientFlowRecord
 /// <param name="Verdict">Vanishing / exploding / healthy with its evidence.</param>
 public sealed record GradientFlowSummary(string Cell, int T, double GradNormFirstOverLast, double PropagationGain, double MeanStepGain,
     double? MeanActivationFactor, double? MeanMatrixFactor, double? MeanCellPathGain, double? MeanForgetGate,
-    double? MeanCarryGain, double? MeanWhPathGain, double SigmaMax, double Saturation, double MeanDerivative, FlowVerdict Verdict);
+    double? MeanCarryGain, double? MeanWhPathGain, double SigmaMax, double Saturation, double MeanDerivative, FlowVerdict Verdict)
+{
+    /// <summary>
+    /// Flat metric names and values for a metrics file (CSV column / JSON key per entry), prefixed with
+    /// <paramref name="prefix"/>, e.g. "flow.propagation_gain". Quantities that do not apply to the cell are omitted;
+    /// the verdict is encoded as <c>verdict</c> = −1 (vanishing), 0 (healthy), +1 (exploding).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, double>> ToMetrics(string prefix = "flow.")
+    {
+        var m = new List<KeyValuePair<string, double>>();
+        void Add(string name, double? v) { if (v is { } x) m.Add(new(prefix + name, x)); }
+        Add("grad_first_over_last", GradNormFirstOverLast);
+        Add("propagation_gain", PropagationGain);
+        Add("step_gain", MeanStepGain);
+        Add("activation_factor", MeanActivationFactor);
+        Add("matrix_factor", MeanMatrixFactor);
+        Add("cell_path_gain", MeanCellPathGain);
+        Add("forget_gate", MeanForgetGate);
+        Add("carry_gain", MeanCarryGain);
+        Add("wh_path_gain", MeanWhPathGain);
+        Add("sigma_max", SigmaMax);
+        Add("saturation", Saturation);
+        Add("mean_derivative", MeanDerivative);
+        Add("verdict", Verdict.Kind switch { FlowVerdictKind.Vanishing => -1, FlowVerdictKind.Exploding => 1, _ => 0 });
+        return m;
+    }
+}

@@ -196,9 +196,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                 measured[s] = Ratio(ssH[s] + ssC, ssDh[s] + ssDcFromNext[s]);
             }
         }
+        double[]? jacL = h <= JacobianMaxH && JacobianSamples > 0 ? LstmJacobianSigmaMax(cs, gates, c0, w, n, t, h) : null;
         return new GradientFlowRecord
         {
             Cell = "lstm", N = n, T = t, H = h,
+            JacobianSigmaMax = jacL,
             GradNorm = ssDh.Select(Math.Sqrt).ToArray(),
             GradNormPerSample = perSample.Select(v => v / n).ToArray(),
             DH0Norm = dh0 is null ? double.NaN : D(dh0.Norm()),
@@ -280,9 +282,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
             whGain[s] = Ratio(ssP[s], ssDh[s]);
             gain[s] = Ratio(ssTot[s], ssDh[s]);
         }
+        double[]? jacG = h <= JacobianMaxH && JacobianSamples > 0 ? GruJacobianSigmaMax(gates, hprev, hn, w, n, t, h) : null;
         return new GradientFlowRecord
         {
             Cell = "gru", N = n, T = t, H = h,
+            JacobianSigmaMax = jacG,
             GradNorm = ssDh.Select(Math.Sqrt).ToArray(),
             GradNormPerSample = perSample.Select(v => v / n).ToArray(),
             DH0Norm = dh0 is null ? double.NaN : D(dh0.Norm()),
@@ -313,7 +317,87 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
                     double fp = relu ? (y > 0 ? 1 : 0) : 1 - y * y;
                     for (int j = 0; j < h; j++) m[i, j] = fp * w[j * h + i];     // row i: f′_i · (W_hᵀ)[i, j]
                 }
-                r[s] += m.Svd(computeVectors: false).S[0];
+                r[s] += WhSpectrum.SigmaMaxOf(m);
+            }
+            r[s] /= samples;
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// LSTM: mean over the first samples of σ_max of the step's linear map on the state gradient,
+    /// (∂L/∂h_t, ∂L/∂c_t holding h_t) ↦ (∂L/∂h_{t−1}, ∂L/∂c_{t−1}) from step t — the transpose of the 2H×2H Jacobian
+    /// ∂(h_t, c_t)/∂(h_{t−1}, c_{t−1}) — built by applying the step's backward to the 2H basis vectors.
+    /// </summary>
+    private double[] LstmJacobianSigmaMax(Tensor<T> cs, Tensor<T> gates, Tensor<T>? c0, double[] w, int n, int t, int h)
+    {
+        int samples = Math.Min(n, JacobianSamples), h4 = 4 * h, S = 2 * h;
+        var r = new double[t];
+        var m = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(S, S);
+        var da = new double[h4];
+        var cS = cs.Span; var gS = gates.Span;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < samples; b++)
+            {
+                int o = (b * t + s) * h, og = (b * t + s) * h4;
+                for (int e = 0; e < S; e++)                    // basis vector e: gh = e (e < H) or gc = e (e ≥ H)
+                {
+                    Array.Clear(da);
+                    for (int j = 0; j < h; j++)
+                    {
+                        double gh = e == j ? 1 : 0, gc = e == h + j ? 1 : 0;
+                        if (gh == 0 && gc == 0) continue;
+                        double ig = D(gS[og + j]), fg = D(gS[og + h + j]), gg = D(gS[og + 2 * h + j]), og_ = D(gS[og + 3 * h + j]);
+                        double c = D(cS[o + j]), tc = Math.Tanh(c);
+                        double cprev = s > 0 ? D(cS[o - h + j]) : c0 is null ? 0 : D(c0[b, j]);
+                        double dc = gc + gh * og_ * (1 - tc * tc);
+                        da[j] = dc * gg * ig * (1 - ig);
+                        da[h + j] = dc * cprev * fg * (1 - fg);
+                        da[2 * h + j] = dc * ig * (1 - gg * gg);
+                        da[3 * h + j] = gh * tc * og_ * (1 - og_);
+                        m[e, h + j] = dc * fg;                    // ∂L/∂c_{t−1} along the cell path
+                        for (int q = 0; q < h; q++) if (q != j) m[e, h + q] = 0;
+                    }
+                    for (int q = 0; q < h; q++)                    // ∂L/∂h_{t−1} = da · W_hᵀ
+                    {
+                        double acc = 0;
+                        for (int col = 0; col < h4; col++) acc += da[col] * w[q * h4 + col];
+                        m[e, q] = acc;
+                    }
+                }
+                r[s] += WhSpectrum.SigmaMaxOf(m);
+            }
+            r[s] /= samples;
+        }
+        return r;
+    }
+
+    /// <summary>
+    /// GRU: mean over the first samples of σ_max of the step's map ∂L/∂h_t ↦ ∂L/∂h_{t−1} (the transposed H×H step
+    /// Jacobian), built by applying the step's backward (z-carry plus the W_h path) to the H basis vectors.
+    /// </summary>
+    private double[] GruJacobianSigmaMax(Tensor<T> gates, double[] hprev, double[] hn, double[] w, int n, int t, int h)
+    {
+        int samples = Math.Min(n, JacobianSamples), h3 = 3 * h;
+        var r = new double[t];
+        var m = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(h, h);
+        var gS = gates.Span;
+        for (int s = 0; s < t; s++)
+        {
+            for (int b = 0; b < samples; b++)
+            {
+                int o = (b * t + s) * h, og = (b * t + s) * h3;
+                for (int e = 0; e < h; e++)
+                {
+                    double rr = D(gS[og + e]), z = D(gS[og + h + e]), nn = D(gS[og + 2 * h + e]);
+                    double dan = (1 - z) * (1 - nn * nn);
+                    double daz = (hprev[o + e] - nn) * z * (1 - z);
+                    double dar = dan * hn[o + e] * rr * (1 - rr);
+                    for (int q = 0; q < h; q++)
+                        m[e, q] = (q == e ? z : 0) + dar * w[q * h3 + e] + daz * w[q * h3 + h + e] + dan * rr * w[q * h3 + 2 * h + e];
+                }
+                r[s] += WhSpectrum.SigmaMaxOf(m);
             }
             r[s] /= samples;
         }

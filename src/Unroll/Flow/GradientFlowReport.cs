@@ -97,7 +97,10 @@ public static class GradientFlowReport
             if (c.ActivationFactors is { } a) series.Add(new PlotSeries($"{c.Label}: activation factor", Steps(a.Length, 1), a) { Secondary = true });
             foreach (var (name, v) in c.Extra) series.Add(new PlotSeries($"{c.Label}: {name}", Steps(v.Length, 1), v) { Secondary = true });
         }
-        return Plots.Linear("Per-step factors (their product is the step gain)", "backward step k", "factor", series, referenceY: 1.0);
+        string title = curves.Any(c => c.Extra.Count > 0)
+            ? "Per-step factors, path gains and gate means"
+            : "Per-step factors (RNN: activation × W_hᵀ = step gain)";
+        return Plots.Linear(title, "backward step k", "factor", series, referenceY: 1.0);
     }
 
     /// <summary>

@@ -66,11 +66,22 @@ public static class SeedExperiment
         };
     }
 
-    /// <summary>Geometric mean of the finite, positive entries (NaN if there are none).</summary>
+    /// <summary>
+    /// Geometric mean of the non-negative entries, skipping NaN (a 0/0 factor once the gradient is exactly zero):
+    /// 0 if any entry is 0, +∞ if any is +∞, NaN if nothing is left.
+    /// </summary>
     public static double GeometricMean(ReadOnlySpan<double> xs)
     {
-        double s = 0; int c = 0;
-        foreach (var x in xs) if (double.IsFinite(x) && x > 0) { s += Math.Log(x); c++; }
+        double s = 0; int c = 0; bool zero = false, inf = false;
+        foreach (var x in xs)
+        {
+            if (double.IsNaN(x) || x < 0) continue;
+            if (x == 0) zero = true;
+            else if (double.IsPositiveInfinity(x)) inf = true;
+            else { s += Math.Log(x); c++; }
+        }
+        if (zero) return 0;
+        if (inf) return double.PositiveInfinity;
         return c == 0 ? double.NaN : Math.Exp(s / c);
     }
 }

@@ -26,14 +26,37 @@ public sealed record WhSpectrum(double[] SingularValues, double SpectralRadius)
     {
         if (m.GetLength(0) == 0 || m.GetLength(1) == 0) throw new ArgumentException("WhSpectrum: empty matrix.");
         var mat = Matrix<double>.Build.DenseOfArray(m);
+        double maxAbs = 0;
         foreach (var v in mat.Enumerate())
+        {
             if (!double.IsFinite(v)) throw new ArgumentException("WhSpectrum: the matrix contains NaN or ±∞.");
-        var s = mat.Svd(computeVectors: false).S.ToArray();
+            maxAbs = Math.Max(maxAbs, Math.Abs(v));
+        }
+        bool square = mat.RowCount == mat.ColumnCount;
+        if (maxAbs == 0) return new WhSpectrum(new double[Math.Min(mat.RowCount, mat.ColumnCount)], square ? 0 : double.NaN);
+        // σ(W) = m·σ(W/m) and ρ(W) = m·ρ(W/m): decompose the matrix scaled to max |entry| = 1 so that huge or tiny
+        // weights neither overflow nor underflow inside the decompositions
+        var unit = mat / maxAbs;
+        var s = unit.Svd(computeVectors: false).S.Select(v => Math.Abs(v) * maxAbs).ToArray();
         Array.Sort(s, (a, b) => b.CompareTo(a));
-        double rho = double.NaN;
-        if (mat.RowCount == mat.ColumnCount)
-            rho = mat.Evd().EigenValues.Select(c => c.Magnitude).Max();
+        double rho = square ? unit.Evd().EigenValues.Select(c => c.Magnitude).Max() * maxAbs : double.NaN;
         return new WhSpectrum(s, rho);
+    }
+
+    /// <summary>
+    /// σ_max of <paramref name="m"/> by MathNet's SVD of m / max|m_ij| (then scaled back), so huge or tiny entries
+    /// neither overflow nor underflow; 0 for a zero matrix, NaN if an entry is not finite.
+    /// </summary>
+    public static double SigmaMaxOf(Matrix<double> m)
+    {
+        double maxAbs = 0;
+        foreach (var v in m.Enumerate())
+        {
+            if (!double.IsFinite(v)) return double.NaN;
+            maxAbs = Math.Max(maxAbs, Math.Abs(v));
+        }
+        if (maxAbs == 0) return 0;
+        return Math.Abs((m / maxAbs).Svd(computeVectors: false).S[0]) * maxAbs;
     }
 
     /// <summary>Spectrum of a rank-2 tensor (computed in double).</summary>
@@ -128,6 +151,8 @@ public static class Fmt
             var s = v.ToString("0.##e+0", System.Globalization.CultureInfo.InvariantCulture);
             return s.Replace("e+", "e");
         }
+        // "G3" would write 1234 as "1.23E+03": integers in [1000, 10000) are written whole
+        if (a >= 1e3) return Math.Round(v).ToString("0", System.Globalization.CultureInfo.InvariantCulture);
         return v.ToString("G3", System.Globalization.CultureInfo.InvariantCulture);
     }
 }

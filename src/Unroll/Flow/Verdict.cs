@@ -83,7 +83,7 @@ public sealed record FlowVerdict(FlowVerdictKind Kind, double TotalGain, double 
         int bad = Array.FindIndex(e.Norms, v => !double.IsFinite(v));
         if (bad >= 0)
         {
-            parts.Add($"the gradient overflowed to {Fmt.G3(e.Norms[bad])} at t={e.LastTime - bad}, {bad} steps back from t={e.LastTime}");
+            parts.Add($"the gradient overflowed to {Fmt.G3(e.Norms[bad])} at t={e.LastTime - bad}, {bad} step{(bad == 1 ? "" : "s")} back from t={e.LastTime}");
             AddFactors(e, th, parts);
             return new FlowVerdict(FlowVerdictKind.Exploding, double.PositiveInfinity, double.PositiveInfinity, string.Join("; ", parts));
         }

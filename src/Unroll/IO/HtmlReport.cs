@@ -133,7 +133,8 @@ public sealed class HtmlReport(string title)
 /// <summary>Atomic file writes: write to a temporary file beside the target, flush, then rename over it.</summary>
 public static class AtomicFile
 {
-    public static void WriteAllText(string path, string text) => Write(path, s => { using var w = new StreamWriter(s, new UTF8Encoding(false)); w.Write(text); });
+    // leaveOpen: Write still flushes the stream to disk after this returns (disposing the writer would close it first)
+    public static void WriteAllText(string path, string text) => Write(path, s => { using var w = new StreamWriter(s, new UTF8Encoding(false), bufferSize: -1, leaveOpen: true); w.Write(text); });
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
     {

@@ -14,12 +14,17 @@ public sealed class MetricsLog : IDisposable
     private readonly string[] _columns;
     private readonly StreamWriter _csv, _jsonl;
 
-    public MetricsLog(string dir, IReadOnlyList<string> columns, bool append)
+    /// <param name="dir">Directory (created if missing).</param>
+    /// <param name="columns">The fixed column list.</param>
+    /// <param name="append">Append to an existing file with the same columns (resume).</param>
+    /// <param name="baseName">File name without extension: <c>metrics</c> (the shared conventions' metrics files) or
+    /// another log, e.g. <c>gradient-flow</c>.</param>
+    public MetricsLog(string dir, IReadOnlyList<string> columns, bool append, string baseName = "metrics")
     {
         Directory.CreateDirectory(dir);
         _columns = columns.ToArray();
-        CsvPath = Path.Combine(dir, "metrics.csv");
-        JsonlPath = Path.Combine(dir, "metrics.jsonl");
+        CsvPath = Path.Combine(dir, baseName + ".csv");
+        JsonlPath = Path.Combine(dir, baseName + ".jsonl");
         string header = string.Join(",", _columns);
         bool writeHeader = true;
         if (append && File.Exists(CsvPath))

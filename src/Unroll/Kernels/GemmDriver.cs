@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Unroll.Kernels;
 
@@ -25,6 +27,7 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
     public static int NR => 4;
     public static bool IsSupported => true;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
     {
         T c00 = T.Zero, c01 = T.Zero, c02 = T.Zero, c03 = T.Zero, c10 = T.Zero, c11 = T.Zero, c12 = T.Zero, c13 = T.Zero;
@@ -52,6 +55,22 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
     }
 }
 
+/// <summary>Blocking parameters of the managed GEMM (internal so the benchmark can sweep them).</summary>
+internal static class GemmTuning
+{
+    /// <summary>Depth of a packed block (rows of a B panel, columns of an A block).</summary>
+    public static int KC = 256;
+    /// <summary>Bytes of a packed A block (MC×KC), meant to stay in L2.</summary>
+    public static int ABlockBytes = 196608;
+    /// <summary>
+    /// Bytes of a packed B panel (KC×NC). 1 MiB keeps the panel in L2 next to the A block: for small M (an RNN step,
+    /// batch 20) each B micro-panel is used only M/MR times, so the packed copy must be cheap to write and re-read.
+    /// (Reading B in place with stride ldb measured slower than packing: every row of a micro-panel is a new page.)
+    /// </summary>
+    public static int BPanelBytes = 1 << 20;
+
+}
+
 /// <summary>One GEMM call's operands as raw pointers (pinned by the caller for the duration of the call).</summary>
 internal unsafe struct GemmArgs<T> where T : unmanaged
 {
@@ -59,8 +78,6 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public int Lda, Ldb, Ldc, M, N, K;
     public bool TransA, TransB;
     public T Alpha, Beta;
-    /// <summary>B is read in place (row-major, not transposed) instead of being packed; chosen for small M.</summary>
-    public bool DirectB;
 }
 
 /// <summary>
@@ -93,42 +110,36 @@ internal sealed unsafe class GemmBuffers<T> where T : unmanaged
 /// BLIS-style blocked GEMM over one rectangle <c>[r0,r1)×[c0,c1)</c> of C, specialised per microkernel
 /// <typeparamref name="TK"/>. Loops: jc (NC columns) → pc (KC depth; pack B panel) → ic (MC rows; pack A block,
 /// alpha folded in) → jr (NR) → ir (MR) → microkernel. The B micro-panel (KC×NR) stays in L1 across the ir loop,
-/// the A block (MC×KC) in L2. When <see cref="GemmArgs{T}.DirectB"/> is set, B is not packed: the microkernel reads
-/// B rows in place (stride ldb) and only the ragged last column strip is packed with zero padding.
+/// the A block (MC×KC) and the B panel (KC×NC) in L2. Edge tiles go through a small MR×NR scratch tile.
 /// </summary>
 internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IMicroKernel<T>
 {
-    public const int KC = 256;
-    /// <summary>Rows of A packed per block: about 192 KiB (fits L2 with room for C and B).</summary>
-    public static int MC => Math.Max(TK.MR, 196608 / (KC * sizeof(T)) / TK.MR * TK.MR);
-    /// <summary>Columns of B packed per panel: about 4 MiB.</summary>
-    public static int NC => Math.Max(TK.NR, 4194304 / (KC * sizeof(T)) / TK.NR * TK.NR);
+    private static int KC => GemmTuning.KC;
+    /// <summary>Rows of A packed per block (<see cref="GemmTuning.ABlockBytes"/>, a multiple of MR).</summary>
+    public static int MC => Math.Max(TK.MR, GemmTuning.ABlockBytes / (KC * sizeof(T)) / TK.MR * TK.MR);
+    /// <summary>Columns of B packed per panel (<see cref="GemmTuning.BPanelBytes"/>, a multiple of NR).</summary>
+    public static int NC => Math.Max(TK.NR, GemmTuning.BPanelBytes / (KC * sizeof(T)) / TK.NR * TK.NR);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(in GemmArgs<T> g, int r0, int r1, int c0, int c1)
     {
         if (r0 >= r1 || c0 >= c1) return;
-        int mr = TK.MR, nr = TK.NR, kcMax = Math.Min(KC, g.K);
+        int mr = TK.MR, nr = TK.NR;
+        // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
+        int kBlocks = (g.K + KC - 1) / KC, kcStep = (g.K + kBlocks - 1) / kBlocks, kcMax = kcStep;
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
-        int ncMax = g.DirectB ? nr : Math.Min(NC, RoundUp(c1 - c0, nr));
+        int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
         var buf = GemmBuffers<T>.Current;
         buf.Ensure(mcMax * kcMax, ncMax * kcMax, mr * nr);
-        int ncStep = g.DirectB ? c1 - c0 : NC;
 
-        for (int jc = c0; jc < c1; jc += ncStep)
+        for (int jc = c0; jc < c1; jc += NC)
         {
-            int nc = Math.Min(ncStep, c1 - jc);
-            for (int pc = 0; pc < g.K; pc += KC)
+            int nc = Math.Min(NC, c1 - jc);
+            for (int pc = 0; pc < g.K; pc += kcStep)
             {
-                int kc = Math.Min(KC, g.K - pc);
+                int kc = Math.Min(kcStep, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One;
-                int fullCols = nc;
-                if (g.DirectB)
-                {
-                    fullCols = nc / nr * nr;
-                    if (fullCols < nc) PackB(g, pc, kc, jc + fullCols, nc - fullCols, buf.B);
-                }
-                else PackB(g, pc, kc, jc, nc, buf.B);
-
+                PackB(g, pc, kc, jc, nc, buf.B);
                 for (int ic = r0; ic < r1; ic += MC)
                 {
                     int mc = Math.Min(MC, r1 - ic);
@@ -136,19 +147,16 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int n1 = Math.Min(nr, nc - jr);
-                        T* bp; nint bs;
-                        if (!g.DirectB) { bp = buf.B + (nint)jr * kc; bs = nr; }
-                        else if (jr < fullCols) { bp = g.B + (nint)pc * g.Ldb + jc + jr; bs = g.Ldb; }
-                        else { bp = buf.B; bs = nr; }
+                        T* bp = buf.B + (nint)jr * kc;
                         T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int m1 = Math.Min(mr, mc - ir);
                             T* ap = buf.A + (nint)ir * kc;
-                            if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, bs, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                            if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
                             else
                             {
-                                TK.Run(kc, ap, bp, bs, buf.Tile, nr, T.Zero);
+                                TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
                                 StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
                             }
                         }
@@ -158,8 +166,52 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         }
     }
 
+    /// <summary>
+    /// dst[p·ldd + j] = scale·src[j·lds + p] for j &lt; n1 rounded down to 8 and all p &lt; kc, by 8×8 AVX transposes
+    /// (scalar for the last kc mod 8). Returns the number of rows j done.
+    /// </summary>
+    private static int PackTransposed8(float* src, int lds, int n1, int kc, float* dst, int ldd, float scale)
+    {
+        int jEnd = n1 / 8 * 8, pEnd = kc / 8 * 8;
+        var sv = Vector256.Create(scale);
+        for (int j = 0; j < jEnd; j += 8)
+        {
+            float* s0 = src + (nint)j * lds;
+            int p = 0;
+            for (; p < pEnd; p += 8)
+            {
+                float* s = s0 + p;
+                var r0 = Avx.LoadVector256(s) * sv; var r1 = Avx.LoadVector256(s + lds) * sv;
+                var r2 = Avx.LoadVector256(s + 2 * (nint)lds) * sv; var r3 = Avx.LoadVector256(s + 3 * (nint)lds) * sv;
+                var r4 = Avx.LoadVector256(s + 4 * (nint)lds) * sv; var r5 = Avx.LoadVector256(s + 5 * (nint)lds) * sv;
+                var r6 = Avx.LoadVector256(s + 6 * (nint)lds) * sv; var r7 = Avx.LoadVector256(s + 7 * (nint)lds) * sv;
+                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                float* d = dst + (nint)p * ldd + j;
+                Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
+                Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+                Avx.Store(d + 2 * (nint)ldd, Avx.Permute2x128(u2, u6, 0x20));
+                Avx.Store(d + 3 * (nint)ldd, Avx.Permute2x128(u3, u7, 0x20));
+                Avx.Store(d + 4 * (nint)ldd, Avx.Permute2x128(u0, u4, 0x31));
+                Avx.Store(d + 5 * (nint)ldd, Avx.Permute2x128(u1, u5, 0x31));
+                Avx.Store(d + 6 * (nint)ldd, Avx.Permute2x128(u2, u6, 0x31));
+                Avx.Store(d + 7 * (nint)ldd, Avx.Permute2x128(u3, u7, 0x31));
+            }
+            for (; p < kc; p++)
+                for (int jj = 0; jj < 8; jj++) dst[(nint)p * ldd + j + jj] = scale * s0[(nint)jj * lds + p];
+        }
+        return jEnd;
+    }
+
     private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreEdge(T* t, int nr, T* c, nint ldc, int m1, int n1, T beta)
     {
         for (int i = 0; i < m1; i++, t += nr, c += ldc)
@@ -170,6 +222,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Packs op(A)[ic..ic+mc, pc..pc+kc]·alpha into MR-row micro-panels: dst[panel·MR·kc + p·MR + i], zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(in GemmArgs<T> g, int ic, int mc, int pc, int kc, T* dst)
     {
         int mr = TK.MR;
@@ -179,7 +232,10 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             int m1 = Math.Min(mr, mc - ir);
             if (!g.TransA)
             {
-                for (int i = 0; i < m1; i++)
+                int i0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported)
+                    i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
+                for (int i = i0; i < m1; i++)
                 {
                     T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
                     T* d = dst + i;
@@ -206,25 +262,37 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>Packs op(B)[pc..pc+kc, jc..jc+nc] into NR-column micro-panels: dst[panel·NR·kc + p·NR + j], zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(in GemmArgs<T> g, int pc, int kc, int jc, int nc, T* dst)
     {
         int nr = TK.NR;
+        if (!g.TransB)
+        {
+            // Row by row of B (sequential reads, prefetcher-friendly), scattering NR-wide pieces to the panels.
+            int full = nc / nr * nr, rem = nc - full;
+            for (int p = 0; p < kc; p++)
+            {
+                T* src = g.B + (nint)(pc + p) * g.Ldb + jc;
+                T* d = dst + (nint)p * nr;
+                int jr = 0;
+                for (; jr < full; jr += nr, d += (nint)nr * kc)
+                    Unsafe.CopyBlockUnaligned(d, src + jr, (uint)(TK.NR * sizeof(T)));
+                if (rem > 0)
+                {
+                    for (int j = 0; j < rem; j++) d[j] = src[jr + j];
+                    for (int j = rem; j < nr; j++) d[j] = T.Zero;
+                }
+            }
+            return;
+        }
         for (int jr = 0; jr < nc; jr += nr, dst += (nint)nr * kc)
         {
             int n1 = Math.Min(nr, nc - jr);
-            if (!g.TransB)
             {
-                T* d = dst;
-                for (int p = 0; p < kc; p++, d += nr)
-                {
-                    T* src = g.B + (nint)(pc + p) * g.Ldb + jc + jr;
-                    new ReadOnlySpan<T>(src, n1).CopyTo(new Span<T>(d, n1));
-                    for (int j = n1; j < nr; j++) d[j] = T.Zero;
-                }
-            }
-            else
-            {
-                for (int j = 0; j < n1; j++)
+                int j0 = 0;
+                if (typeof(T) == typeof(float) && Avx.IsSupported && nr % 8 == 0)
+                    j0 = PackTransposed8((float*)(g.B + (nint)(jc + jr) * g.Ldb + pc), g.Ldb, n1, kc, (float*)dst, nr, 1f);
+                for (int j = j0; j < n1; j++)
                 {
                     T* src = g.B + (nint)(jc + jr + j) * g.Ldb + pc;
                     T* d = dst + j;

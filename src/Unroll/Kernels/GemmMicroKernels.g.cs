@@ -26,20 +26,23 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
     private static void Put(T* c, Vector512<T> x0, Vector512<T> x1, T beta)
     {
         int w = Vector512<T>.Count;
-        if (beta == T.Zero) { x0.Store(c); x1.Store(c + w); }
-        else if (beta == T.One) { (Vector512.Load(c) + x0).Store(c); (Vector512.Load(c + w) + x1).Store(c + w); }
-        else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c), x0).Store(c); F(bv, Vector512.Load(c + w), x1).Store(c + w); }
+        if (beta == T.Zero) { x0.Store(c + 0 * w); x1.Store(c + 1 * w); }
+        else if (beta == T.One) { (Vector512.Load(c + 0 * w) + x0).Store(c + 0 * w); (Vector512.Load(c + 1 * w) + x1).Store(c + 1 * w); }
+        else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c + 0 * w), x0).Store(c + 0 * w); F(bv, Vector512.Load(c + 1 * w), x1).Store(c + 1 * w); }
     }
 
     /// <inheritdoc cref="IMicroKernel{T}.Run"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
     {
         int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 10; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
         var z = Vector512<T>.Zero;
         Vector512<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + w);
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
             { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
             { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
             { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
@@ -84,20 +87,23 @@ internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFlo
     private static void Put(T* c, Vector256<T> x0, Vector256<T> x1, T beta)
     {
         int w = Vector256<T>.Count;
-        if (beta == T.Zero) { x0.Store(c); x1.Store(c + w); }
-        else if (beta == T.One) { (Vector256.Load(c) + x0).Store(c); (Vector256.Load(c + w) + x1).Store(c + w); }
-        else { var bv = Vector256.Create(beta); F(bv, Vector256.Load(c), x0).Store(c); F(bv, Vector256.Load(c + w), x1).Store(c + w); }
+        if (beta == T.Zero) { x0.Store(c + 0 * w); x1.Store(c + 1 * w); }
+        else if (beta == T.One) { (Vector256.Load(c + 0 * w) + x0).Store(c + 0 * w); (Vector256.Load(c + 1 * w) + x1).Store(c + 1 * w); }
+        else { var bv = Vector256.Create(beta); F(bv, Vector256.Load(c + 0 * w), x0).Store(c + 0 * w); F(bv, Vector256.Load(c + 1 * w), x1).Store(c + 1 * w); }
     }
 
     /// <inheritdoc cref="IMicroKernel{T}.Run"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
     {
         int w = Vector256<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
         var z = Vector256<T>.Zero;
         Vector256<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + w);
+            var b0 = Vector256.Load(b + 0 * w); var b1 = Vector256.Load(b + 1 * w);
             { var av = Vector256.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
             { var av = Vector256.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
             { var av = Vector256.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }

@@ -1,75 +1,91 @@
 namespace Unroll.Kernels;
 
-/// <summary>A piece of work split into <c>parts</c> independent parts; part 0 runs on the calling thread.</summary>
+/// <summary>A piece of work split into <c>parts</c> independent parts that may run in any order on any thread.</summary>
 internal interface IPartitionedWork
 {
     void RunPart(int part, int parts);
 }
 
 /// <summary>
-/// A small static pool of persistent background threads for GEMM. <see cref="TryRun"/> hands parts 1..n-1 to the
-/// workers, runs part 0 on the caller and waits. Nothing is allocated per call (the work object and the events are
-/// reused). Only one caller at a time uses the pool; a concurrent caller gets <c>false</c> and should run serially.
+/// A small static pool of persistent background threads for GEMM (also used by other kernels). <c>TryRun</c> publishes a job of
+/// <c>parts</c> parts; the caller and up to <c>helpers</c> workers claim parts one at a time until none are left,
+/// and the caller returns when every part has finished. A worker that the OS has not scheduled yet simply finds
+/// nothing left to claim, so a busy machine slows a product down instead of stalling it on one thread.
+/// Nothing is allocated per call. Only one caller at a time uses the pool; a concurrent caller gets <c>false</c>.
 /// </summary>
 internal sealed class GemmWorkers
 {
     public static readonly GemmWorkers Shared = new();
 
     private readonly object _gate = new();
-    private readonly List<Worker> _workers = [];
+    private readonly List<ManualResetEventSlim> _start = [];
     private readonly ManualResetEventSlim _done = new(false, spinCount: 200);
     private IPartitionedWork? _work;
-    private int _parts, _pending;
+    private int _completed, _generation;
     private Exception? _error;
+    // generation (32 bits) | parts (16 bits) | next unclaimed part (16 bits): claimed by compare-exchange, so a
+    // late worker can never take a part of a job other than the one it read.
+    private long _state;
 
-    private sealed class Worker
-    {
-        public readonly ManualResetEventSlim Start = new(false, spinCount: 200);
-        public int Index;
-    }
+    /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts, with one worker per part beyond the first.</summary>
+    public bool TryRun(IPartitionedWork work, int parts) => TryRun(work, parts, parts - 1);
 
-    /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts; false if the pool is busy (nothing ran).</summary>
-    public bool TryRun(IPartitionedWork work, int parts)
+    /// <summary>Runs <paramref name="work"/> in <paramref name="parts"/> parts with up to <paramref name="helpers"/> worker
+    /// threads besides the caller; false if the pool is busy (nothing ran).</summary>
+    public bool TryRun(IPartitionedWork work, int parts, int helpers)
     {
+        if (parts < 1 || parts > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(parts));
         if (!Monitor.TryEnter(_gate)) return false;
         try
         {
-            while (_workers.Count < parts - 1) StartWorker();
+            while (_start.Count < helpers) StartWorker();
             _work = work;
-            _parts = parts;
             _error = null;
-            _pending = parts - 1;
+            Volatile.Write(ref _completed, 0);
             _done.Reset();
-            for (int i = 0; i < parts - 1; i++) _workers[i].Start.Set();
-            Exception? mine = null;
-            try { work.RunPart(0, parts); }
-            catch (Exception e) { mine = e; }
+            _generation++;
+            Volatile.Write(ref _state, ((long)(uint)_generation << 32) | ((long)parts << 16));
+            for (int i = 0; i < helpers; i++) _start[i].Set();
+            RunClaimedParts();
             _done.Wait();
             _work = null;
-            if (mine is not null) throw mine;
-            if (_error is not null) throw new AggregateException("Gemm worker failed.", _error);
+            if (_error is { } e) throw new AggregateException("Gemm: a part of the product failed.", e);
             return true;
         }
         finally { Monitor.Exit(_gate); }
     }
 
-    private void StartWorker()
-    {
-        var w = new Worker { Index = _workers.Count + 1 };
-        var t = new Thread(() => Loop(w)) { IsBackground = true, Name = $"unroll-gemm-{w.Index}" };
-        _workers.Add(w);
-        t.Start();
-    }
-
-    private void Loop(Worker w)
+    /// <summary>Claims and runs parts of the current job until none are left.</summary>
+    private void RunClaimedParts()
     {
         while (true)
         {
-            w.Start.Wait();
-            w.Start.Reset();
-            try { _work!.RunPart(w.Index, _parts); }
-            catch (Exception e) { _error = e; }
-            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            long s = Volatile.Read(ref _state);
+            int parts = (int)((s >> 16) & 0xFFFF), next = (int)(s & 0xFFFF);
+            if (next >= parts) return;
+            if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
+            // The job cannot complete before this part does, so _work is still this job's.
+            try { _work!.RunPart(next, parts); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            if (Interlocked.Increment(ref _completed) == parts) _done.Set();
+        }
+    }
+
+    private void StartWorker()
+    {
+        var start = new ManualResetEventSlim(false, spinCount: 200);
+        _start.Add(start);
+        var t = new Thread(() => Loop(start)) { IsBackground = true, Name = $"unroll-gemm-{_start.Count}" };
+        t.Start();
+    }
+
+    private void Loop(ManualResetEventSlim start)
+    {
+        while (true)
+        {
+            start.Wait();
+            start.Reset();      // a Set racing with this Reset is harmless: the job is already published in _state
+            RunClaimedParts();
         }
     }
 }

@@ -21,8 +21,6 @@ public enum GemmIsa
 /// persistent workers. No native install needed; no allocation per call once warm.
 /// </summary>
 /// <remarks>
-/// For small M (≤ <see cref="DirectBMaxRows"/>, e.g. an RNN step h·Wh with batch 20) and B not transposed, B is read
-/// in place instead of being packed: packing would cost as much memory traffic as the product itself.
 /// Products smaller than <see cref="ParallelMinWork"/> multiply-adds run on the calling thread.
 /// </remarks>
 public sealed class ManagedGemm : IGemmBackend
@@ -33,9 +31,6 @@ public sealed class ManagedGemm : IGemmBackend
 
     /// <summary>The backend on the best instruction set of this CPU.</summary>
     public static readonly ManagedGemm Instance = new(BestIsa);
-
-    /// <summary>Rows of op(A) up to which B is read in place instead of packed (when B is not transposed).</summary>
-    public const int DirectBMaxRows = 40;
 
     /// <summary>Products with fewer multiply-adds (m·n·k) run single-threaded.</summary>
     public const long ParallelMinWork = 1L << 18;
@@ -85,7 +80,6 @@ public sealed class ManagedGemm : IGemmBackend
             {
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Alpha = alpha, Beta = beta,
-                DirectB = !transB && m <= DirectBMaxRows,
             };
             delegate*<in GemmArgs<T>, int, int, int, int, void> compute = Isa switch
             {
@@ -107,7 +101,7 @@ public sealed class ManagedGemm : IGemmBackend
                 try
                 {
                     job.Set(g, compute, mr, nr);
-                    if (GemmWorkers.Shared.TryRun(job, parts)) return;
+                    if (GemmWorkers.Shared.TryRun(job, parts, helpers: parts - 1)) return;
                 }
                 finally { Monitor.Exit(job); }
             }
@@ -147,7 +141,7 @@ public sealed class ManagedGemm : IGemmBackend
             int mt = CeilDiv(_g.M, _mr), nt = CeilDiv(_g.N, _nr);
             // Each thread packs its own panels, so the operand along the split is packed once and the other one
             // `parts` times: split columns (A re-packed) when A is the smaller operand, else rows (B re-packed).
-            if (_g.DirectB || mt < parts || (nt >= parts && _g.N >= _g.M))
+            if (mt < parts || (nt >= parts && _g.N >= _g.M))
             {
                 int t0 = (int)((long)nt * part / parts), t1 = (int)((long)nt * (part + 1) / parts);
                 _compute(_g, 0, _g.M, Math.Min(_g.N, t0 * _nr), Math.Min(_g.N, t1 * _nr));

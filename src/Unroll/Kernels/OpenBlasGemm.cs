@@ -82,10 +82,13 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
     public static OpenBlasGemm Load() =>
         TryLoad(out var b, out var err) ? b! : throw new DllNotFoundException(err);
 
-    private static OpenBlasGemm LoadCore()
+    private static OpenBlasGemm LoadCore() => LoadCore(LibraryNames);
+
+    /// <summary>Loads the first of <paramref name="names"/> that exists (internal: tests pass names that do not).</summary>
+    internal static OpenBlasGemm LoadCore(IReadOnlyList<string> names)
     {
         string note = PrepareCoreType();
-        foreach (var name in LibraryNames)
+        foreach (var name in names)
         {
             if (!NativeLibrary.TryLoad(name, out var h)) continue;
             if (!NativeLibrary.TryGetExport(h, "cblas_sgemm", out _) || !NativeLibrary.TryGetExport(h, "cblas_dgemm", out _))
@@ -93,7 +96,7 @@ public sealed unsafe class OpenBlasGemm : IGemmBackend
             return new OpenBlasGemm(name, h, note);
         }
         throw new DllNotFoundException(
-            $"OpenBLAS backend: could not load {string.Join(", ", LibraryNames.Take(2))}. Install it (Debian/Ubuntu: " +
+            $"OpenBLAS backend: could not load {string.Join(", ", names.Take(2))}. Install it (Debian/Ubuntu: " +
             "apt-get install libopenblas0-pthread) or use the default managed backend (unset UNROLL_GEMM).");
     }
 

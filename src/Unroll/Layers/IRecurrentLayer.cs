@@ -44,6 +44,12 @@ public interface IRecurrentLayer<T> : IModule<T> where T : unmanaged, IFloatingP
     /// <summary>Carry the last state into the next Forward (truncated BPTT).</summary>
     bool Stateful { get; set; }
 
+    /// <summary>
+    /// Backward sets per-step gradients below this magnitude to zero (default √MinNormal ≈ 1.1e-19 in float, so no
+    /// subnormal arithmetic slows long backward passes; 0 = exact IEEE). See <see cref="Kernels.Subnormals"/>.
+    /// </summary>
+    T GradFlushThreshold { get; set; }
+
     /// <summary>Input weights (D×kH).</summary>
     Parameter<T> Wx { get; }
     /// <summary>Recurrent weights (H×kH).</summary>

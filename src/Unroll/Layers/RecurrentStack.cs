@@ -1,15 +1,16 @@
 using System.Numerics;
 using Unroll.Init;
+using Unroll.Nodes;
 using Unroll.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
 /// <summary>
 /// L recurrent layers of one cell stacked in depth: xs (N,T,D) → layer 0 → [dropout] → layer 1 → … → hs (N,T,H).
 /// Optional inverted dropout between consecutive layers (not before the first or after the last, as PyTorch's
-/// <c>dropout</c> argument of nn.LSTM): in training, each element of a layer's output is kept with probability 1 − p
-/// and scaled by 1/(1 − p); masks (N,T,H) are drawn from the injected <see cref="Rng"/> at every Forward.
+/// <c>dropout</c> argument of nn.LSTM), one <see cref="TimeDropout{T}"/> node per boundary: in training, each element
+/// of a layer's output is kept with probability 1 − p and scaled by 1/(1 − p); masks (N,T,H) are drawn from the one
+/// injected <see cref="Rng"/> at every Forward, boundary 0 first. In evaluation the outputs pass through uncopied.
 /// </summary>
 /// <remarks>
 /// The layers are exposed (<see cref="Layers"/>) so an instrument can attach to any of them; their per-step caches
@@ -18,10 +19,8 @@ namespace Unroll.Layers;
 public sealed class RecurrentStack<T> : IModule<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly IRecurrentLayer<T>[] _layers;
-    private readonly Rng? _dropRng;
-    private readonly Tensor<T>?[] _masks, _dropped, _dmid;
+    private readonly TimeDropout<T>[] _drops;
     private readonly Parameter<T>[] _params;
-    private readonly T _keepScale;
 
     /// <summary>
     /// A stack of <paramref name="numLayers"/> fresh layers named "{name}0", "{name}1", …, initialised in order from
@@ -60,11 +59,9 @@ public sealed class RecurrentStack<T> : IModule<T> where T : unmanaged, IFloatin
             throw new ArgumentException("RecurrentStack: dropout > 0 needs an injected Rng.");
         _layers = [.. layers];
         Dropout = dropout;
-        _dropRng = dropoutRng;
-        _keepScale = T.CreateChecked(dropout > 0 ? 1.0 / (1.0 - dropout) : 1.0);
-        _masks = new Tensor<T>?[_layers.Length];
-        _dropped = new Tensor<T>?[_layers.Length];
-        _dmid = new Tensor<T>?[_layers.Length];
+        _drops = dropout > 0 && _layers.Length > 1
+            ? [.. Enumerable.Range(0, _layers.Length - 1).Select(_ => new TimeDropout<T>(dropout, dropoutRng!))]
+            : [];
         _params = [.. _layers.SelectMany(x => x.Parameters)];
     }
 
@@ -104,10 +101,17 @@ public sealed class RecurrentStack<T> : IModule<T> where T : unmanaged, IFloatin
         set { foreach (var l in _layers) l.Stateful = value; }
     }
 
-    /// <summary>The mask (N,T,H) applied after layer <paramref name="layer"/> in the last training Forward (null if none).</summary>
-    public Tensor<T>? DropoutMask(int layer) => _masks[layer];
+    /// <summary>Sets <see cref="IRecurrentLayer{T}.GradFlushThreshold"/> of every layer (get: of layer 0).</summary>
+    public T GradFlushThreshold
+    {
+        get => _layers[0].GradFlushThreshold;
+        set { foreach (var l in _layers) l.GradFlushThreshold = value; }
+    }
 
-    private bool DropActive => Training && Dropout > 0;
+    /// <summary>The mask (N,T,H) applied after layer <paramref name="layer"/> by the last Forward (null if it applied none).</summary>
+    public Tensor<T>? DropoutMask(int layer) => _droppedLast && layer < _drops.Length ? _drops[layer].Mask : null;
+
+    private bool DropActive => Training && _drops.Length > 0;
     private bool _droppedLast;   // whether the last Forward applied masks (Backward follows it, not the current flag)
 
     /// <summary>xs (N,T,D) → hs (N,T,H) of the last layer (its workspace).</summary>
@@ -119,17 +123,7 @@ public sealed class RecurrentStack<T> : IModule<T> where T : unmanaged, IFloatin
         {
             var h = _layers[l].Forward(x);
             if (l == _layers.Length - 1) return h;
-            if (DropActive)
-            {
-                var m = Workspace.Ensure(ref _masks[l], h.Shape);
-                var ms = m.Span;
-                double p = Dropout;
-                for (int i = 0; i < ms.Length; i++) ms[i] = _dropRng!.NextDouble() >= p ? _keepScale : T.Zero;
-                var y = Workspace.Ensure(ref _dropped[l], h.Shape);
-                TP.Multiply<T>(h.Span, ms, y.Span);                  // y = h ⊙ m
-                x = y;
-            }
-            else x = h;
+            x = _droppedLast ? _drops[l].Forward(h) : h;              // y = h ⊙ m (training) or h
         }
         throw new InvalidOperationException("unreachable");
     }
@@ -142,14 +136,7 @@ public sealed class RecurrentStack<T> : IModule<T> where T : unmanaged, IFloatin
         {
             var dx = _layers[l].Backward(d);
             if (l == 0) return dx;
-            if (_droppedLast)
-            {
-                var m = _masks[l - 1]!;
-                var dm = Workspace.Ensure(ref _dmid[l - 1], dx.Shape);
-                TP.Multiply<T>(dx.Span, m.Span, dm.Span);            // inverts y = h ⊙ m: dh = dy ⊙ m
-                d = dm;
-            }
-            else d = dx;
+            d = _droppedLast ? _drops[l - 1].Backward(dx) : dx;       // inverts y = h ⊙ m: dh = dy ⊙ m
         }
         throw new InvalidOperationException("unreachable");
     }

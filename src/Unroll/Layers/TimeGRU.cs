@@ -112,6 +112,7 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
                 var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
                 var dx = Step(dxa, r, step, t, h3);
                 var dr = Step(dhh, r, step, t, h3);
+                Flush(dh);
                 // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1}:
                 TP.Subtract<T>(T.One, z, s1);
                 TP.Multiply<T>(s1, dh, s1);                           // dn = dh ⊙ (1 − z)
@@ -124,6 +125,8 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
                 SigmoidBackward(rg, s2, dx[..H]);                     // da_r = dr ⊙ r(1 − r)
                 dx[..h2].CopyTo(dr[..h2]);                            // r, z: same gradient on the h·Wh side
                 TP.Multiply<T>(dx.Slice(h2, H), rg, dr.Slice(h2, H)); // ∂L/∂hn = da_n ⊙ r
+                Flush(dx);
+                Flush(dr);
                 TP.Add<T>(dbhn, dr.Slice(h2, H), dbhn);               // inverts hn = … + bh_n
                 var dhp = PrevGradHRow(r, step, t);
                 TP.FusedMultiplyAdd<T>(dh, z, dhp, dhp);              // ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry)

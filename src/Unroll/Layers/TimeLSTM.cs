@@ -107,11 +107,13 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
                 var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
                 var dc = Step(sgc, r, step, t, H);                    // holds ∂L/∂c_t from c_{t+1}
                 var d = Step(da, r, step, t, h4);
+                Flush(dh);
                 // inverts h_t = o ⊙ tanh(c_t): dc += dh ⊙ o ⊙ (1 − tanh²c)   (dc is now the total ∂L/∂c_t)
                 TP.Multiply<T>(tc, tc, s1);
                 TP.Subtract<T>(T.One, s1, s1);
                 TP.Multiply<T>(s1, o, s1);
                 TP.FusedMultiplyAdd<T>(s1, dh, dc, dc);
+                Flush(dc);
                 //                              do = dh ⊙ tanh(c_t) → da_o = do ⊙ o(1 − o)
                 TP.Multiply<T>(dh, tc, s1);
                 SigmoidBackward(o, s1, d.Slice(3 * H, H));
@@ -124,6 +126,7 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
                 SigmoidBackward(f, s1, d.Slice(H, H));
                 var dcp = step == 0 ? dc0.Row(r) : Step(sgc, r, step - 1, t, H);
                 TP.Multiply<T>(dc, f, dcp);                           // ∂L/∂c_{t−1} (from c_t) = dc ⊙ f
+                Flush(d);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(step, t, out int ldd);

@@ -69,6 +69,7 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
             {
                 var h = Step(hs, i, step, t, H);
                 var dh = Step(sg, i, step, t, H);                     // total ∂L/∂h_t (complete: step+1 already added)
+                Flush(dh);
                 var d = Step(da, i, step, t, H);
                 if (Relu)
                 {
@@ -76,6 +77,7 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
                     for (int j = 0; j < d.Length; j++) d[j] = h[j] > T.Zero ? dh[j] : T.Zero;
                 }
                 else TanhBackward(h, dh, d);                          // inverts h = tanh(a): da = dh ⊙ (1 − h²)
+                Flush(d);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(step, t, out int ldd);

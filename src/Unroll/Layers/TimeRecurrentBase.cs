@@ -83,6 +83,21 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
     public int HiddenSize => H;
     /// <inheritdoc/>
     public bool Stateful { get; set; }
+    /// <summary>
+    /// During Backward, per-step gradients (∂L/∂h_t, ∂L/∂c_t, ∂L/∂a_t) with magnitude below this are set to zero
+    /// before they feed the next step and the weight GEMMs. Default <see cref="Subnormals.SafeProductThreshold{T}"/>
+    /// (√MinNormal: ≈ 1.1e-19 in float, ≈ 1.5e-154 in double), so that neither those values nor their products with
+    /// weights of magnitude ≥ the threshold are subnormal — x86 arithmetic on subnormals is many times slower, and a
+    /// gradient vanishing through a long sequence otherwise sinks into them. Such contributions are below float
+    /// resolution of any gradient sum they join. Zero disables flushing (exact IEEE behaviour).
+    /// </summary>
+    public T GradFlushThreshold { get; set; } = Subnormals.SafeProductThreshold<T>();
+
+    /// <summary>Sets entries of <paramref name="x"/> below <see cref="GradFlushThreshold"/> in magnitude to zero.</summary>
+    private protected void Flush(Span<T> x)
+    {
+        if (GradFlushThreshold > T.Zero) Subnormals.FlushBelow(x, GradFlushThreshold);
+    }
     /// <inheritdoc/>
     public Parameter<T> Wx { get; }
     /// <inheritdoc/>

@@ -37,7 +37,9 @@ public sealed class Rnnlm<T> : ILanguageModel<T> where T : unmanaged, IFloatingP
     public bool Training { get; set; } = true;
     public Rng Rng { get; }
     public IReadOnlyList<IRecurrentLayer<T>> Recurrent => [_rnn];
-    public IEnumerable<Parameter<T>> Parameters => _embed.Parameters.Concat(_rnn.Parameters).Concat(_out.Parameters);
+    /// <summary>embed.W, the layer's parameters, out.W, out.b (a cached array: enumerating it allocates nothing per update).</summary>
+    public IEnumerable<Parameter<T>> Parameters => _params ??= [.. _embed.Parameters, .. _rnn.Parameters, .. _out.Parameters];
+    private Parameter<T>[]? _params;
 
     public T Forward(ReadOnlySpan<int> xs, ReadOnlySpan<int> ts, int n, int t, bool withGrad = true)
     {
@@ -111,10 +113,11 @@ public sealed class BetterRnnlm<T> : ILanguageModel<T> where T : unmanaged, IFlo
         set { _training = value; foreach (var d in _drops) d.Training = value; }
     }
 
-    /// <summary>Distinct parameters: a tied embedding appears once.</summary>
-    public IEnumerable<Parameter<T>> Parameters =>
-        _embed.Parameters.Concat(_layers.SelectMany(l => l.Parameters))
-            .Concat(Config.Tie ? _out.Parameters.Where(p => !ReferenceEquals(p, _embed.W)) : _out.Parameters);
+    /// <summary>Distinct parameters: a tied embedding appears once (a cached array: enumerating it allocates nothing per update).</summary>
+    public IEnumerable<Parameter<T>> Parameters => _params ??=
+        [.. _embed.Parameters.Concat(_layers.SelectMany(l => l.Parameters))
+            .Concat(Config.Tie ? _out.Parameters.Where(p => !ReferenceEquals(p, _embed.W)) : _out.Parameters)];
+    private Parameter<T>[]? _params;
 
     public T Forward(ReadOnlySpan<int> xs, ReadOnlySpan<int> ts, int n, int t, bool withGrad = true)
     {

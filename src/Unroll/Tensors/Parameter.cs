@@ -38,7 +38,13 @@ public static class ModuleExtensions
     /// <summary>Clears every parameter gradient of <paramref name="module"/> (tied parameters once).</summary>
     public static void ZeroGrad<T>(this IModule<T> module) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        foreach (var p in module.Parameters) p.Grad.Clear();
+        var ps = module.Parameters;
+        if (ps is IReadOnlyList<Parameter<T>> list)
+        {
+            for (int i = 0; i < list.Count; i++) list[i].Grad.Clear();     // no enumerator allocated per update
+            return;
+        }
+        foreach (var p in ps) p.Grad.Clear();
     }
 
     /// <summary>The distinct parameters (by reference), in first-seen order: tied weights appear once.</summary>

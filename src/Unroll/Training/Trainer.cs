@@ -125,6 +125,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public int Iteration { get; private set; }
     public double BestValid { get; private set; } = double.PositiveInfinity;
     public long SkippedSteps { get; private set; }
+    /// <summary>Updates of this process whose pre-clip global norm exceeded the clip threshold (clipping fired).</summary>
+    public long ClippedSteps { get; private set; }
     /// <summary>The training loss of every update of this process, in order (NaN where skipped because of the loss).</summary>
     public List<double> Losses { get; } = [];
     /// <summary>Called after every backward pass, before clipping (gradient instruments; tests inject faults here).</summary>
@@ -223,7 +225,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             AfterBackward?.Invoke(Step, _ps);
             norm = GradClip.ClipGlobalNorm(_ps, _o.Clip);
             if (!double.IsFinite(norm)) bad = true;
-            else { clipped = _o.Clip > 0 && norm > _o.Clip; _opt.Step(_ps); }
+            else { clipped = _o.Clip > 0 && norm > _o.Clip; if (clipped) ClippedSteps++; _opt.Step(_ps); }
         }
         if (bad) { LanguageModels.RestoreState(_model, saved); SkippedSteps++; }
         double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds;

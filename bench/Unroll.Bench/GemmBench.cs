@@ -1,0 +1,204 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Unroll.Kernels;
+
+namespace Unroll.Bench;
+
+/// <summary>
+/// <c>gemm [--reps N] [--min-ms T] [--threads T] [--backends a,b] [--shapes 0,1,..] [--no-numpy] [--tune k=v,..]</c>: GFLOP/s of float32 GEMM on the
+/// issue's shapes (plus the two transposed products of an RNN backward step) for every available backend,
+/// repetitions alternating between backends, median reported; numpy (subprocess, bench/reference/numpy_gemm.py)
+/// is measured right after each shape when <c>/usr/bin/python3 -c "import numpy"</c> works.
+/// </summary>
+public static class GemmBench
+{
+    private static readonly (int M, int K, int N, string Op)[] Shapes =
+    [
+        (20, 650, 2600, "NN"), (20, 1300, 2600, "NN"), (700, 650, 2600, "NN"), (700, 650, 10000, "NN"),
+        (700, 10000, 650, "NN"), (1024, 1024, 1024, "NN"),
+        // RNN backward of h·Wh (batch 20, H 650): dh = da·Whᵀ and dWh += hᵀ·da.
+        (20, 2600, 650, "NT"), (650, 20, 2600, "TN"),
+    ];
+
+    public static int Run(string[] args)
+    {
+        int reps = 7, minMs = 100;
+        bool numpy = true;
+        string? only = null;
+        int[]? pick = null;
+        bool cpuTime = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--min-ms": minMs = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--threads": Gemm.Threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--backends": only = args[++i]; break;
+                case "--no-numpy": numpy = false; break;
+                case "--cpu-time": cpuTime = true; break;
+                case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--tune":   // e.g. kc=256,a=196608,b=1048576 (managed blocking, for experiments)
+                    foreach (var kv in args[++i].Split(','))
+                    {
+                        var (key, v) = (kv.Split('=')[0], int.Parse(kv.Split('=')[1], CultureInfo.InvariantCulture));
+                        switch (key)
+                        {
+                            case "kc": GemmTuning.KC = v; break;
+                            case "a": GemmTuning.ABlockBytes = v; break;
+                            case "b": GemmTuning.BPanelBytes = v; break;
+                            default: Console.Error.WriteLine($"gemm: unknown tuning key {key}"); return 2;
+                        }
+                    }
+                    break;
+                default: Console.Error.WriteLine($"gemm: unknown option {args[i]}"); return 2;
+            }
+        }
+
+        var backends = new List<IGemmBackend> { ManagedGemm.Instance };
+        if (OpenBlasGemm.TryLoad(out var ob, out var err)) backends.Add(ob!);
+        else Console.WriteLine($"# openblas: not available ({err})");
+        if (only is not null)
+        {
+            var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            backends = names.Select(GemmBackends.ByName).ToList();
+        }
+        if (cpuTime)
+        {
+            // Single-threaded, timed by the calling thread's CPU clock: robust when other processes share the cores.
+            Gemm.Threads = 1;
+            numpy = false;
+        }
+        if (numpy) numpy = PythonHasNumpy();
+
+        Console.WriteLine($"# cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores, {Unroll.Cli.InfoCommand.SimdDescription()}");
+        Console.WriteLine($"# load average at start: {LoadAverage()}");
+        Console.WriteLine($"# managed blocking: KC={GemmTuning.KC}, A block {GemmTuning.ABlockBytes} B, B panel {GemmTuning.BPanelBytes} B");
+        Console.WriteLine($"# Gemm.Threads = {Gemm.Threads}; float32; {reps} repetitions (each ≥ {minMs} ms), backends alternating; median GFLOP/s" +
+                          (cpuTime ? " per second of this thread's CPU time (CLOCK_THREAD_CPUTIME_ID)" : " (wall clock)"));
+        foreach (var b in backends)
+            if (b is OpenBlasGemm o) Console.WriteLine($"# {o.Name}: {o.Library}; {o.Config}; {o.CoreTypeNote}");
+        string? numpyCore = null;
+
+        var header = new List<string> { "M", "K", "N", "op" };
+        header.AddRange(backends.Select(b => b.Name));
+        if (numpy) header.Add("numpy");
+        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured).
+        int peer = backends.FindIndex(x => x is OpenBlasGemm);
+        if (peer <= 0) peer = backends.Count > 1 ? 1 : -1;
+        if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
+        Console.WriteLine("| " + string.Join(" | ", header) + " |");
+        Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count)));
+
+        foreach (var (m, k, n, op) in pick is null ? Shapes : pick.Select(i => Shapes[i]))
+        {
+            bool ta = op[0] == 'T', tb = op[1] == 'T';
+            var rng = new Unroll.Tensors.Rng(1);
+            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            double flops = 2.0 * m * n * k;
+            var iters = new int[backends.Count];
+            for (int bi = 0; bi < backends.Count; bi++)
+            {
+                var be = backends[bi];
+                for (int w = 0; w < 3; w++) be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                double t0 = Now(cpuTime);
+                be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                iters[bi] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(Now(cpuTime) - t0, 1e-6)));
+            }
+            var g = backends.Select(_ => new List<double>()).ToArray();
+            for (int r = 0; r < reps; r++)
+                for (int bi = 0; bi < backends.Count; bi++)
+                {
+                    var be = backends[bi];
+                    double t0 = Now(cpuTime);
+                    for (int it = 0; it < iters[bi]; it++) be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                    g[bi].Add(flops * iters[bi] / (Now(cpuTime) - t0) / 1e9);
+                }
+            var row = new List<string> { $"{m}", $"{k}", $"{n}", op };
+            var med = g.Select(Median).ToArray();
+            row.AddRange(med.Select(F));
+            if (numpy)
+            {
+                var (gf, core) = RunNumpy(m, k, n, op, reps, minMs);
+                numpyCore ??= core;
+                row.Add(F(gf));
+            }
+            if (peer > 0) row.Add((med[0] / med[peer]).ToString("0.00", CultureInfo.InvariantCulture));
+            Console.WriteLine("| " + string.Join(" | ", row) + " |");
+        }
+        if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
+        Console.WriteLine($"# load average at end: {LoadAverage()}");
+        return 0;
+    }
+
+    /// <summary>Seconds: wall clock, or this thread's CPU time (CLOCK_THREAD_CPUTIME_ID = 3).</summary>
+    private static double Now(bool cpu)
+    {
+        return cpu ? KernelProbe.ThreadCpuSeconds() : Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+    }
+
+    private static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.0", CultureInfo.InvariantCulture);
+    private static double Median(List<double> x) { var s = x.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
+
+    private static float[] Rand(Unroll.Tensors.Rng rng, int n)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = rng.NextSingle() * 2 - 1;
+        return x;
+    }
+
+    private static string Script()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var p = Path.Combine(dir.FullName, "bench", "reference", "numpy_gemm.py");
+            if (File.Exists(p)) return p;
+        }
+        return Path.Combine("bench", "reference", "numpy_gemm.py");
+    }
+
+    private static bool PythonHasNumpy()
+    {
+        try
+        {
+            using var p = Process.Start(new ProcessStartInfo("/usr/bin/python3", ["-c", "import numpy"]) { RedirectStandardError = true })!;
+            p.WaitForExit();
+            if (p.ExitCode == 0) return true;
+        }
+        catch (System.ComponentModel.Win32Exception) { }
+        Console.WriteLine("# numpy: not available (/usr/bin/python3 -c \"import numpy\" failed)");
+        return false;
+    }
+
+    private static (double gflops, string core) RunNumpy(int m, int k, int n, string op, int reps, int minMs)
+    {
+        // The child inherits this process's environment, including OPENBLAS_CORETYPE if the OpenBLAS backend set it.
+        var psi = new ProcessStartInfo("/usr/bin/python3", [Script(), $"{m}", $"{k}", $"{n}", op, $"{reps}", (minMs / 1000.0).ToString(CultureInfo.InvariantCulture)])
+        { RedirectStandardOutput = true };
+        psi.Environment["OPENBLAS_NUM_THREADS"] = Gemm.Threads.ToString(CultureInfo.InvariantCulture);
+        using var p = Process.Start(psi)!;
+        string json = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) return (double.NaN, "numpy failed");
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        string core = r.GetProperty("core").ValueKind == JsonValueKind.String
+            ? $"numpy {r.GetProperty("numpy").GetString()} on {r.GetProperty("config").GetString()} (core {r.GetProperty("core").GetString()})"
+            : $"numpy {r.GetProperty("numpy").GetString()}, BLAS: {string.Join(", ", r.GetProperty("libraries").EnumerateArray().Select(e => e.GetString()))}";
+        return (r.GetProperty("median").GetDouble(), core);
+    }
+
+    private static string CpuModel()
+    {
+        try { return File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException) { return "unknown"; }
+    }
+
+    private static string LoadAverage()
+    {
+        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+        catch (IOException) { return "unknown"; }
+    }
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Unroll vs the TorchSharp peer (libtorch 2.10, MKL + oneDNN) on the same training workloads, ALTERNATELY in one
+# invocation: for each round, for each config, Unroll then TorchSharp (one fresh process each), 2 threads by default.
+# TorchSharp runs in its best configuration: --flush-denormal 1 for the adding problem (5x faster there).
+#
+# usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
+#                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl]
+#        bench/compare-peers.sh --table-only results.jsonl      (re-print the table of an earlier run)
+# env:   TSBENCH=path/to/tsbench (same as --peer)
+#
+# Prints, per run, the medians and the load average (/proc/loadavg) before and after it, then a table: median
+# ms/iteration of each implementation (median over rounds), throughput, peak RSS, and the speed ratio
+# Unroll/TorchSharp = (Unroll tokens/s) / (TorchSharp tokens/s) (> 1: Unroll is faster), per round and overall.
+# Every RESULT line goes to --out (JSON lines). Needs jq.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PEER=${TSBENCH:-/work/peer-build/torchsharp/bin/Release/net10.0/linux-x64/tsbench}
+ROUNDS=3
+CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
+THREADS=2
+ITERS=""; WARMUP=""; BPTT=""
+OUT=""; TABLE_ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --configs) CONFIGS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --iters) ITERS=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --bptt) BPTT=$2; shift 2 ;;
+    --peer) PEER=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --table-only) TABLE_ONLY=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
+table() {  # the summary table of a results file
+echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"
+jq -s -r --arg configs "$CONFIGS" '
+  def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+  def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
+  def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
+  . as $all
+  | ($configs | split(" ") | map(select(length > 0)))[] as $c
+  | ($all | map(select(.config == $c))) as $rows
+  | ($rows | map(select(.impl == "unroll"))) as $u
+  | ($rows | map(select(.impl == "torchsharp"))) as $p
+  | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
+  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms] | map(r2) | join(", ")) as $rr
+  | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
+  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) |"
+' "$OUT"
+}
+if [ -n "$TABLE_ONLY" ]; then OUT=$TABLE_ONLY; CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0; fi
+if [ ! -x "$PEER" ]; then
+  cat >&2 <<EOF
+compare-peers.sh: the TorchSharp peer binary was not found at
+  $PEER
+Build it from a scratch copy of the peers (the shared folder may be read-only; ~1 GB of NuGet packages):
+  cp -r /work/shared/peers/torchsharp /tmp/torchsharp-peer && cd /tmp/torchsharp-peer && dotnet build -c Release
+then pass --peer /tmp/torchsharp-peer/bin/Release/net10.0/linux-x64/tsbench (or set TSBENCH).
+EOF
+  exit 2
+fi
+[ -n "$OUT" ] || OUT=$(mktemp /tmp/compare-peers.XXXXXX.jsonl)
+: > "$OUT"
+
+echo "# building bench/Unroll.Bench (Release)"
+dotnet build "$ROOT/bench/Unroll.Bench" -c Release -v q -nologo >/dev/null
+UNROLL="$ROOT/bench/Unroll.Bench/bin/Release/net10.0/Unroll.Bench"
+
+common=(--threads "$THREADS")
+[ -n "$ITERS" ] && common+=(--iters "$ITERS")
+[ -n "$WARMUP" ] && common+=(--warmup "$WARMUP")
+[ -n "$BPTT" ] && common+=(--bptt "$BPTT")
+
+echo "# $(date -u +%FT%TZ)  cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"
+echo "# unroll: $UNROLL"
+echo "# peer:   $PEER"
+echo "# rounds $ROUNDS, configs: $CONFIGS, args: ${common[*]}; results: $OUT"
+
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+run_one() {  # impl round config cmd...
+  local impl=$1 round=$2 cfg=$3; shift 3
+  local before after log res
+  before=$(loadavg)
+  log=$("$@" 2>&1) || { echo "FAILED: $*" >&2; echo "$log" | tail -5 >&2; return 1; }
+  after=$(loadavg)
+  res=$(echo "$log" | sed -n 's/^RESULT //p' | tail -1)
+  echo "$res" | jq -c --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" \
+    '. + {impl: $impl, round: ($round|tonumber), load_before: $lb, load_after: $la}' >> "$OUT"
+  echo "$res" | jq -r --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" \
+    '"round \($round) \(.config) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)"'
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  for c in $CONFIGS; do
+    peerx=()
+    case "$c" in ADD-*) peerx=(--flush-denormal 1) ;; esac
+    run_one unroll "$r" "$c" "$UNROLL" train --config "$c" "${common[@]}" --tag "round$r"
+    run_one torchsharp "$r" "$c" "$PEER" --config "$c" "${common[@]}" "${peerx[@]}" --idle-wait 0 --tag "round$r"
+  done
+done
+
+echo
+table
+echo
+echo "# load average now: $(loadavg)  ($(date -u +%FT%TZ))"
