@@ -48,7 +48,7 @@ public static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Learning rate." };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd, momentum, adagrad, rmsprop or adam." };
         var clip = new Option<double?>("--clip") { Description = "Max global gradient norm; 0 disables clipping." };
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs over the training split." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs over the training split (default: the preset's; unlimited when only --max-steps is given)." };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many updates in total (whichever of this and --epochs ends first)." };
         var schedule = new Option<string?>("--schedule") { Description = "Learning-rate schedule: constant, plateau (÷4 when validation perplexity does not improve), step (×0.5 every epoch), cosine (to 0 over the run)." };
         var evalEvery = new Option<long>("--eval-every") { Description = "Also evaluate on the validation split every N updates (0 = at epoch ends only).", DefaultValueFactory = _ => 0 };
@@ -131,7 +131,7 @@ public static class TrainCommand
                 if (!(lrValue > 0) || double.IsInfinity(lrValue)) throw new UsageException($"--lr must be > 0, got {lrValue}.");
                 topt = new TrainOptions
                 {
-                    Batch = parse.GetValue(batch) ?? r.Batch, Bptt = parse.GetValue(bptt) ?? r.Bptt, Epochs = parse.GetValue(epochs) ?? r.Epochs,
+                    Batch = parse.GetValue(batch) ?? r.Batch, Bptt = parse.GetValue(bptt) ?? r.Bptt, Epochs = parse.GetValue(epochs) ?? (parse.GetValue(maxSteps) is > 0 ? int.MaxValue : r.Epochs),   // --max-steps alone is the budget
                     MaxSteps = parse.GetValue(maxSteps) ?? 0, Clip = parse.GetValue(clip) ?? r.Clip,
                     EvalBatch = 10, EvalBptt = parse.GetValue(bptt) ?? r.Bptt, EvalEvery = parse.GetValue(evalEvery),
                     MaxBadSteps = parse.GetValue(maxBad), BitsPerChar = d.Task == "char", KeepBest = r.KeepBest, OutDir = outDir,
