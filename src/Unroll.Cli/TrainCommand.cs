@@ -39,6 +39,7 @@ public static class TrainCommand
         var cell = new Option<string?>("--cell") { Description = "Recurrent cell: rnn, rnn-relu, lstm, gru (default lstm)." };
         var init = new Option<string?>("--init") { Description = "Recurrent-matrix initialisation: xavier (textbook), gaussian, orthogonal, identity." };
         var embed = new Option<int?>("--embed") { Description = "Embedding size D." };
+        var embedStd = new Option<double?>("--embed-init-std") { Description = "Std of the embedding initialisation (textbook 0.01; PyTorch's nn.Embedding 1)." };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden size H." };
         var layers = new Option<int?>("--layers") { Description = "Recurrent layers (1 = rnnlm; ≥ 2 = better-rnnlm)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout probability around the recurrent layers (better-rnnlm)." };
@@ -66,7 +67,7 @@ public static class TrainCommand
             "  unroll train --task ptb --data ./ptb --preset better-rnnlm --epochs 10 --out better\n" +
             "  unroll train --task char --text tinyshakespeare.txt --layers 2 --hidden 256 --embed 64 --bptt 100 --batch 32 --optimizer adam --lr 2e-3 --clip 5 --max-steps 2000\n" +
             "  unroll train --task char --text tinyshakespeare.txt --resume --out unroll-train");
-        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume, flowEvery })
+        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, embedStd, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume, flowEvery })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -93,7 +94,7 @@ public static class TrainCommand
                 LmCommon.CheckVocab(ck, d);
                 cfg = LanguageModelConfig.FromJson(ck.Meta.Config);
                 var fixedFlags = new (string Name, object? Value)[] { ("--preset", parse.GetValue(preset)), ("--cell", parse.GetValue(cell)), ("--init", parse.GetValue(init)),
-                    ("--embed", parse.GetValue(embed)), ("--hidden", parse.GetValue(hidden)), ("--layers", parse.GetValue(layers)), ("--dropout", parse.GetValue(dropout)),
+                    ("--embed", parse.GetValue(embed)), ("--embed-init-std", parse.GetValue(embedStd)), ("--hidden", parse.GetValue(hidden)), ("--layers", parse.GetValue(layers)), ("--dropout", parse.GetValue(dropout)),
                     ("--tie", parse.GetValue(tie)), ("--batch", parse.GetValue(batch)), ("--bptt", parse.GetValue(bptt)), ("--lr", parse.GetValue(lr)),
                     ("--optimizer", parse.GetValue(optimizer)), ("--clip", parse.GetValue(clip)), ("--schedule", parse.GetValue(schedule)) };
                 var given = fixedFlags.Where(f => f.Value is not null).Select(f => f.Name).ToList();
@@ -121,7 +122,7 @@ public static class TrainCommand
                 {
                     Model = modelKind, Cell = parse.GetValue(cell) ?? r.Cell, Vocab = d.Vocab.Count,
                     Embed = parse.GetValue(embed) ?? r.Embed, Hidden = parse.GetValue(hidden) ?? r.Hidden, Layers = nLayers,
-                    Dropout = drop, Tie = tied, Init = parse.GetValue(init) ?? "xavier",
+                    Dropout = drop, Tie = tied, Init = parse.GetValue(init) ?? "xavier", EmbedInitStd = parse.GetValue(embedStd) ?? 0.01,
                 };
                 cfg.Validate();
                 optKind = parse.GetValue(optimizer) ?? r.Optimizer;
