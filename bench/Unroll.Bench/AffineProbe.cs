@@ -25,13 +25,16 @@ public static class AffineProbe
         Gemm.Threads = 1;
         var rng = new Rng(2);
         float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rng.NextGaussian(); return a; }
-        float[] x = R(rows * d), w = R(d * v), dy = R(rows * v), y = new float[rows * v], dx = new float[rows * d], dxt = new float[d * rows], dw = new float[d * v];
+        float[] x = R(rows * d), w = R(d * v), dy = R(rows * v), y = new float[rows * v], dx = new float[rows * d], dxt = new float[d * rows], dw = new float[d * v], bias = R(v);
         var timer = new PhaseTimer(cpuClock: true);
         for (int rep = 0; rep < reps + 2; rep++)
         {
             if (rep == 2) timer.Reset();
             timer.Start();
             Gemm.Run(false, false, rows, v, d, 1f, x, d, w, v, 0f, y, v); timer.Mark("fwd xs·W");
+            for (int r = 0; r < rows; r++) bias.CopyTo(y.AsSpan(r * v, v));
+            timer.Mark("bias rows");
+            Gemm.Run(false, false, rows, v, d, 1f, x, d, w, v, 1f, y, v); timer.Mark("fwd + beta=1");
             Gemm.Run(false, true, rows, d, v, 1f, dy, v, w, v, 0f, dx, d); timer.Mark("dxs = dys·Wᵀ");
             Gemm.Run(false, true, d, rows, v, 1f, w, v, dy, v, 0f, dxt, rows); timer.Mark("dxsᵀ = W·dysᵀ");
             Gemm.Run(true, false, d, v, rows, 1f, x, d, dy, v, 1f, dw, v); timer.Mark("dW += xsᵀ·dys");

@@ -47,6 +47,30 @@ public static class SoftmaxProbe
         }
         var per = timer.PerIteration(reps);
         foreach (var (k, ms) in per) Console.WriteLine($"{k,-16} {ms,8:F3} ms per {rows}x{v}  = {ms * 1e6 / ((double)rows * v),6:F3} ns/element");
+
+        // In-cache kernel speed (a 4096-element row, L1/L2 resident): TensorPrimitives' exp/sigmoid/tanh vs ExpF.
+        var a = x.AsSpan(0, 4096); var b = d.AsSpan(0, 4096);
+        var t2 = new PhaseTimer(cpuClock: true);
+        int inner = 2000;
+        for (int rep = 0; rep < 4; rep++)
+        {
+            if (rep == 1) t2.Reset();
+            t2.Start();
+            for (int k = 0; k < inner; k++) TP.Exp<float>(a, b);
+            t2.Mark("TP.Exp");
+            for (int k = 0; k < inner; k++) SoftmaxCrossEntropy.ExpShiftedSum<float>(a, 12f, b);
+            t2.Mark("ExpShiftedSum");
+            for (int k = 0; k < inner; k++) TP.Sigmoid<float>(a, b);
+            t2.Mark("TP.Sigmoid");
+            for (int k = 0; k < inner; k++) TP.Tanh<float>(a, b);
+            t2.Mark("TP.Tanh");
+            for (int k = 0; k < inner; k++) SoftmaxCrossEntropy.Max<float>(a);
+            t2.Mark("Max");
+            for (int k = 0; k < inner; k++) TP.Max<float>(a);
+            t2.Mark("TP.Max");
+        }
+        foreach (var (k, ms) in t2.PerIteration(3))
+            Console.WriteLine($"in cache: {k,-14} {ms * 1e6 / (4096.0 * inner),6:F3} ns/element");
         return 0;
     }
 }

@@ -18,7 +18,7 @@ namespace Unroll.Nodes;
 /// </remarks>
 public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _x, _y, _dx, _dxT;
+    private Tensor<T>? _x, _y, _dx, _dxT, _xAug, _wAug;
 
     /// <summary>The weight: (D, O), or (O, D) when <see cref="TransposeW"/>.</summary>
     public Parameter<T> W { get; }
@@ -52,12 +52,34 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
             throw new ArgumentException($"TimeAffine: xs has shape {xs.ShapeString} but W has shape {W.Value.ShapeString}{(TransposeW ? " (used transposed)" : "")} (need D = {InputSize}).");
         _x = xs;
         var y = Workspace.Ensure(ref _y, xs.Dim(0), xs.Dim(1), OutputSize);
+        int rows = xs.Dim(0) * xs.Dim(1), d = InputSize, o = OutputSize;
+        if (!TransposeW && d < NarrowInput)
+        {
+            // ys = [xs | 1] · [W ; b] as ONE GEMM with depth D+1 and beta = 0: for a narrow D the product is dominated
+            // by its traffic to ys, which this writes once (instead of writing b into every row, then reading and
+            // rewriting every row in a beta = 1 GEMM). Costs a copy of W (D×O) per call.
+            var xa = Workspace.Ensure(ref _xAug, rows, d + 1);
+            var wa = Workspace.Ensure(ref _wAug, d + 1, o);
+            var xsS = xs.Span; var xaS = xa.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                xsS.Slice(r * d, d).CopyTo(xaS.Slice(r * (d + 1), d));
+                xaS[r * (d + 1) + d] = T.One;
+            }
+            W.Value.Span.CopyTo(wa.Span);
+            B.Value.Span.CopyTo(wa.Span[(d * o)..]);
+            Gemm.Run(false, false, rows, o, d + 1, T.One, xaS, d + 1, wa.Span, o, T.Zero, y.Span, o);
+            return y;
+        }
         RowOps.BroadcastRows<T>(B.Value.Span, y.Span);                               // ys = b (every row)
         Gemm.MatMul(xs, false, W.Value, TransposeW, y, T.One, T.One, "TimeAffine");  // ys += xs · W (or xs · Wᵀ), N·T rows
         return y;
     }
 
-    /// <summary>Below this input width D (and with more rows than D), the untied backward computes dxsᵀ = W·dysᵀ.</summary>
+    /// <summary>
+    /// Below this input width D the untied forward folds the bias into the GEMM (depth D+1), and — with more rows
+    /// than D — the untied backward computes dxsᵀ = W·dysᵀ.
+    /// </summary>
     internal const int NarrowInput = 256;
 
     /// <summary>dst (cols × rows) = srcᵀ for a row-major src (rows × cols).</summary>
