@@ -39,6 +39,7 @@ public static class TrainCommand
         var cell = new Option<string?>("--cell") { Description = "Recurrent cell: rnn, rnn-relu, lstm, gru (default lstm)." };
         var init = new Option<string?>("--init") { Description = "Recurrent-matrix initialisation: xavier (textbook), gaussian, orthogonal, identity." };
         var embed = new Option<int?>("--embed") { Description = "Embedding size D." };
+        var embedStd = new Option<double?>("--embed-init-std") { Description = "Std of the embedding initialisation (textbook 0.01; PyTorch's nn.Embedding 1)." };
         var hidden = new Option<int?>("--hidden") { Description = "Hidden size H." };
         var layers = new Option<int?>("--layers") { Description = "Recurrent layers (1 = rnnlm; ≥ 2 = better-rnnlm)." };
         var dropout = new Option<double?>("--dropout") { Description = "Dropout probability around the recurrent layers (better-rnnlm)." };
@@ -48,7 +49,7 @@ public static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Learning rate." };
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd, momentum, adagrad, rmsprop or adam." };
         var clip = new Option<double?>("--clip") { Description = "Max global gradient norm; 0 disables clipping." };
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs over the training split." };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs over the training split (default: the preset's; unlimited when only --max-steps is given)." };
         var maxSteps = new Option<long?>("--max-steps") { Description = "Stop after this many updates in total (whichever of this and --epochs ends first)." };
         var schedule = new Option<string?>("--schedule") { Description = "Learning-rate schedule: constant, plateau (÷4 when validation perplexity does not improve), step (×0.5 every epoch), cosine (to 0 over the run)." };
         var evalEvery = new Option<long>("--eval-every") { Description = "Also evaluate on the validation split every N updates (0 = at epoch ends only).", DefaultValueFactory = _ => 0 };
@@ -60,13 +61,13 @@ public static class TrainCommand
         var cmd = new Command("train",
             "Train a recurrent language model by truncated BPTT (textbook ch. 5–6) on words (PTB layout) or characters.\n" +
             "Writes metrics.csv, metrics.jsonl, checkpoint.safetensors, best.safetensors, loss.png/.svg, ppl.png/.svg and train-result.json into --out.\n" +
-            "Ctrl-C saves a checkpoint; --resume continues it.\n\n" +
+            "Ctrl-C (or SIGTERM) saves a checkpoint and exits with code 130; --resume continues it.\n\n" +
             "Examples:\n" +
             "  unroll train --task ptb --data ./ptb --preset rnnlm\n" +
             "  unroll train --task ptb --data ./ptb --preset better-rnnlm --epochs 10 --out better\n" +
             "  unroll train --task char --text tinyshakespeare.txt --layers 2 --hidden 256 --embed 64 --bptt 100 --batch 32 --optimizer adam --lr 2e-3 --clip 5 --max-steps 2000\n" +
             "  unroll train --task char --text tinyshakespeare.txt --resume --out unroll-train");
-        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume, flowEvery })
+        foreach (var o in new Option[] { task, data, text, vf, preset, cell, init, embed, embedStd, hidden, layers, dropout, tie, batch, bptt, lr, optimizer, clip, epochs, maxSteps, schedule, evalEvery, maxBad, checkpoint, resume, flowEvery })
             cmd.Options.Add(o);
 
         cmd.SetAction(parse =>
@@ -93,7 +94,7 @@ public static class TrainCommand
                 LmCommon.CheckVocab(ck, d);
                 cfg = LanguageModelConfig.FromJson(ck.Meta.Config);
                 var fixedFlags = new (string Name, object? Value)[] { ("--preset", parse.GetValue(preset)), ("--cell", parse.GetValue(cell)), ("--init", parse.GetValue(init)),
-                    ("--embed", parse.GetValue(embed)), ("--hidden", parse.GetValue(hidden)), ("--layers", parse.GetValue(layers)), ("--dropout", parse.GetValue(dropout)),
+                    ("--embed", parse.GetValue(embed)), ("--embed-init-std", parse.GetValue(embedStd)), ("--hidden", parse.GetValue(hidden)), ("--layers", parse.GetValue(layers)), ("--dropout", parse.GetValue(dropout)),
                     ("--tie", parse.GetValue(tie)), ("--batch", parse.GetValue(batch)), ("--bptt", parse.GetValue(bptt)), ("--lr", parse.GetValue(lr)),
                     ("--optimizer", parse.GetValue(optimizer)), ("--clip", parse.GetValue(clip)), ("--schedule", parse.GetValue(schedule)) };
                 var given = fixedFlags.Where(f => f.Value is not null).Select(f => f.Name).ToList();
@@ -121,7 +122,7 @@ public static class TrainCommand
                 {
                     Model = modelKind, Cell = parse.GetValue(cell) ?? r.Cell, Vocab = d.Vocab.Count,
                     Embed = parse.GetValue(embed) ?? r.Embed, Hidden = parse.GetValue(hidden) ?? r.Hidden, Layers = nLayers,
-                    Dropout = drop, Tie = tied, Init = parse.GetValue(init) ?? "xavier",
+                    Dropout = drop, Tie = tied, Init = parse.GetValue(init) ?? "xavier", EmbedInitStd = parse.GetValue(embedStd) ?? 0.01,
                 };
                 cfg.Validate();
                 optKind = parse.GetValue(optimizer) ?? r.Optimizer;
@@ -131,7 +132,7 @@ public static class TrainCommand
                 if (!(lrValue > 0) || double.IsInfinity(lrValue)) throw new UsageException($"--lr must be > 0, got {lrValue}.");
                 topt = new TrainOptions
                 {
-                    Batch = parse.GetValue(batch) ?? r.Batch, Bptt = parse.GetValue(bptt) ?? r.Bptt, Epochs = parse.GetValue(epochs) ?? r.Epochs,
+                    Batch = parse.GetValue(batch) ?? r.Batch, Bptt = parse.GetValue(bptt) ?? r.Bptt, Epochs = parse.GetValue(epochs) ?? (parse.GetValue(maxSteps) is > 0 ? int.MaxValue : r.Epochs),   // --max-steps alone is the budget
                     MaxSteps = parse.GetValue(maxSteps) ?? 0, Clip = parse.GetValue(clip) ?? r.Clip,
                     EvalBatch = 10, EvalBptt = parse.GetValue(bptt) ?? r.Bptt, EvalEvery = parse.GetValue(evalEvery),
                     MaxBadSteps = parse.GetValue(maxBad), BitsPerChar = d.Task == "char", KeepBest = r.KeepBest, OutDir = outDir,
@@ -162,6 +163,9 @@ public static class TrainCommand
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
             Console.CancelKeyPress += onCancel;
+            // SIGTERM (e.g. a job scheduler stopping the run) also ends at the next update with a checkpoint
+            using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+                c => { c.Cancel = true; cts.Cancel(); });
             TrainResult result;
             try
             {

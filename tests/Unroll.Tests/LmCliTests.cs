@@ -53,6 +53,16 @@ public class LmCliTests
     }
 
     [Fact]
+    public void MaxStepsAloneIsTheBudget()
+    {
+        using var d = new TempDir();
+        // 20 streams × 35 steps leave 1 update per epoch on the fixture; the preset's 4 epochs must not cap --max-steps 6
+        var (code, _, err) = Cli("train", "--task", "ptb", "--data", Ptb, "--embed", "4", "--hidden", "4", "--max-steps", "6", "--flow-every", "0", "--out", d.Path, "--quiet");
+        Assert.True(code == 0, err);
+        Assert.Contains("\"steps\": 6", File.ReadAllText(Path.Combine(d.Path, "train-result.json")));
+    }
+
+    [Fact]
     public void GenerateIsDeterministicBySeed()
     {
         using var d = new TempDir();

@@ -24,6 +24,8 @@ public sealed record LanguageModelConfig
     public bool Tie { get; init; }
     /// <summary>Recurrent-matrix initialisation: xavier (textbook), gaussian, orthogonal, identity.</summary>
     public string Init { get; init; } = "xavier";
+    /// <summary>Standard deviation of the embedding initialisation (textbook: 1/100; PyTorch's nn.Embedding: 1).</summary>
+    public double EmbedInitStd { get; init; } = 0.01;
     /// <summary>Scale (gain, or std for gaussian) of the recurrent-matrix initialisation.</summary>
     public double InitScale { get; init; } = 1.0;
 
@@ -53,6 +55,7 @@ public sealed record LanguageModelConfig
         if (Embed < 1 || Hidden < 1) throw new ArgumentException($"--embed and --hidden must be ≥ 1, got {Embed} and {Hidden}.");
         if (Model == "rnnlm" && Layers != 1) throw new ArgumentException($"rnnlm has exactly 1 recurrent layer (got --layers {Layers}); use --preset better-rnnlm for more.");
         if (Model == "better-rnnlm" && Layers < 2) throw new ArgumentException($"better-rnnlm needs --layers ≥ 2, got {Layers}.");
+        if (!(EmbedInitStd > 0) || double.IsInfinity(EmbedInitStd)) throw new ArgumentException($"--embed-init-std must be > 0, got {EmbedInitStd}.");
         if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--dropout must be in [0, 1), got {Dropout}.");
         if (Model == "rnnlm" && Dropout != 0) throw new ArgumentException("rnnlm has no dropout; use --preset better-rnnlm for --dropout.");
         if (Tie && Model == "rnnlm") throw new ArgumentException("--tie needs --preset better-rnnlm.");

@@ -9,7 +9,7 @@ namespace Unroll.Models;
 /// <summary>
 /// The textbook's Rnnlm (ch. 6): TimeEmbedding (V,D) → one stateful recurrent layer (rnn, rnn-relu, lstm or gru;
 /// D→H) → TimeAffine (H,V) → TimeSoftmaxWithLoss. Shapes: ids (N,T) → embeddings (N,T,D) → hs (N,T,H) → logits (N,T,V).
-/// Initialisation as the textbook: embedding N(0,1)/100, recurrent weights by <see cref="LanguageModelConfig.Init"/> (textbook
+/// Initialisation as the textbook: embedding N(0,1)/100 (<see cref="LanguageModelConfig.EmbedInitStd"/>), recurrent weights by <see cref="LanguageModelConfig.Init"/> (textbook
 /// N(0,1)/√fan_in), output weight N(0,1)/√H, biases 0.
 /// Parameters: embed.W (V,D), rnn0.Wx/Wh/b (+bhN for GRU), out.W (H,V), out.b (V).
 /// </summary>
@@ -25,7 +25,7 @@ public sealed class Rnnlm<T> : ILanguageModel<T> where T : unmanaged, IFloatingP
     {
         config.Validate();
         Config = config;
-        _embed = new TimeEmbedding<T>(new Parameter<T>("embed.W", LmInit.Gaussian<T>(rng, 0.01, config.Vocab, config.Embed)));
+        _embed = new TimeEmbedding<T>(new Parameter<T>("embed.W", LmInit.Gaussian<T>(rng, config.EmbedInitStd, config.Vocab, config.Embed)));
         _rnn = RecurrentLayers.Create<T>(config.CellType, config.Embed, config.Hidden, rng,
             new RecurrentInit { Recurrent = config.RecurrentInit, RecurrentScale = config.InitScale }, stateful: true, name: "rnn0");
         _out = new TimeAffine<T>(new Parameter<T>("out.W", LmInit.Gaussian<T>(rng, 1 / Math.Sqrt(config.Hidden), config.Hidden, config.Vocab)),
@@ -88,7 +88,7 @@ public sealed class BetterRnnlm<T> : ILanguageModel<T> where T : unmanaged, IFlo
     {
         config.Validate();
         Config = config;
-        var embedW = new Parameter<T>("embed.W", LmInit.Gaussian<T>(rng, 0.01, config.Vocab, config.Embed));
+        var embedW = new Parameter<T>("embed.W", LmInit.Gaussian<T>(rng, config.EmbedInitStd, config.Vocab, config.Embed));
         _embed = new TimeEmbedding<T>(embedW);
         var init = new RecurrentInit { Recurrent = config.RecurrentInit, RecurrentScale = config.InitScale };
         _layers = new IRecurrentLayer<T>[config.Layers];
