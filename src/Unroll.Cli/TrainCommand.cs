@@ -203,7 +203,7 @@ public static class TrainCommand
                 ["valid_bpc"] = Finite(result.LastEval?.BitsPerChar), ["best_valid_ppl"] = Finite(Math.Exp(result.BestValid)),
                 ["test_loss"] = Finite(testEval?.Loss), ["test_ppl"] = Finite(testEval?.Perplexity), ["test_model"] = testEval is null ? null : testModel,
                 ["skipped_steps"] = result.SkippedSteps, ["clipped_steps"] = trainer.ClippedSteps,
-                ["flow"] = flow is null || flow.History.Count == 0 ? null : new JsonArray(flow.History.Where(h => h.Step == flow.History[^1].Step)
+                ["flow"] = flow is null || flow.History.Count == 0 ? null : new JsonArray(flow.Latest
                     .Select(h => (JsonNode)new JsonObject
                     {
                         ["step"] = h.Step, ["layer"] = h.Layer, ["verdict"] = h.Summary.Verdict.Kind.ToString().ToLowerInvariant(),

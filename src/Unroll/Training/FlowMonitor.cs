@@ -70,12 +70,14 @@ public sealed class FlowMonitor<T> : IDisposable where T : unmanaged, IFloatingP
         }
     }
 
+    /// <summary>The entries of the latest recording (one per layer; empty before the first).</summary>
+    public IEnumerable<(long Step, int Layer, GradientFlowSummary Summary)> Latest =>
+        History.Count == 0 ? [] : History.Where(h => h.Step == History[^1].Step);
+
     /// <summary>One line per layer on the latest recording, e.g. for the console at the end of training.</summary>
     public IEnumerable<string> LatestLines()
     {
-        if (History.Count == 0) yield break;
-        long last = History[^1].Step;
-        foreach (var (step, layer, s) in History.Where(h => h.Step == last))
+        foreach (var (step, layer, s) in Latest)
             yield return $"gradient flow at update {step}, layer {layer} ({s.Cell}): {s.Verdict.Kind.ToString().ToLowerInvariant()} — "
                        + $"gain last→first step {Fmt.G3(s.PropagationGain)} over T={s.T}, {Fmt.G3(s.MeanStepGain)} per step, σ_max(W_h) {Fmt.G3(s.SigmaMax)}";
     }
