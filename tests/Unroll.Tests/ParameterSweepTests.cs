@@ -77,31 +77,37 @@ public class ParameterSweepTests
     [MemberData(nameof(SpanSizes))]
     public void SquaredSumMatchesReference(int n)
     {
-        // The SIMD kernel adds in a different order (lanes, then lanes together) than the left-to-right reference,
-        // so the sums agree to double rounding (n·2⁻⁵³ relative), not bit for bit.
+        // Not bit for bit: the SIMD kernel adds in another order (lanes, then lanes together) than the left-to-right
+        // reference — double: agreement to double rounding (n·2⁻⁵³ relative); float: runs of 4 squares per lane are
+        // summed in float first (≤ 4 float roundings, 2.4e-7 relative per run, in a sum of positive terms).
         var rng = new Rng((ulong)n + 1);
         var f = new float[n]; var d = new double[n];
         for (int i = 0; i < n; i++) { d[i] = rng.NextGaussian() * (i % 5 == 0 ? 30 : 1); f[i] = (float)d[i]; }
-        double tol = 1e-13 * Math.Max(1, n);
         double fr = ParameterSweep.SquaredSumReference<float>(f), ff = ParameterSweep.SquaredSum<float>(f);
         double dr = ParameterSweep.SquaredSumReference<double>(d), df = ParameterSweep.SquaredSum<double>(d);
-        Assert.True(Math.Abs(ff - fr) <= tol * Math.Max(fr, 1e-300), $"float n={n}: {ff:R} vs reference {fr:R}");
-        Assert.True(Math.Abs(df - dr) <= tol * Math.Max(dr, 1e-300), $"double n={n}: {df:R} vs reference {dr:R}");
+        Assert.True(Math.Abs(ff - fr) <= 3e-7 * fr, $"float n={n}: {ff:R} vs reference {fr:R}");
+        Assert.True(Math.Abs(df - dr) <= 1e-13 * Math.Max(1, n) * dr, $"double n={n}: {df:R} vs reference {dr:R}");
         if (n == 0) { Assert.Equal(0.0, ff); Assert.Equal(0.0, df); }
     }
 
     [Fact]
     public void SquaredSumOfFloatsDoesNotOverflowAndPropagatesNaNAndInfinity()
     {
-        var f = new float[37]; f.AsSpan().Fill(1e30f);                       // each square overflows float, not double
-        double s = ParameterSweep.SquaredSum<float>(f);
-        Assert.True(double.IsFinite(s) && Math.Abs(s / (37 * 1e60) - 1) < 1e-6, $"{s:R}");
-        f[20] = float.NaN;
-        Assert.True(double.IsNaN(ParameterSweep.SquaredSum<float>(f)));
-        f[20] = float.NegativeInfinity;
-        Assert.Equal(double.PositiveInfinity, ParameterSweep.SquaredSum<float>(f));
-        f[20] = 1; f[36] = float.NaN;                                         // in the scalar tail
-        Assert.True(double.IsNaN(ParameterSweep.SquaredSum<float>(f)));
+        foreach (int n in new[] { 37, 1037 })                                  // short (widened) and long (float runs, then redone widened)
+        {
+            var f = new float[n]; f.AsSpan().Fill(1e30f);                      // each square overflows float, not double
+            f[n / 2] = 3f;
+            double s = ParameterSweep.SquaredSum<float>(f);
+            Assert.True(double.IsFinite(s) && Math.Abs(s / ((n - 1) * 1e60) - 1) < 1e-6, $"n={n}: {s:R}");
+            f[20] = float.NaN;
+            Assert.True(double.IsNaN(ParameterSweep.SquaredSum<float>(f)));
+            f[20] = float.NegativeInfinity;
+            Assert.Equal(double.PositiveInfinity, ParameterSweep.SquaredSum<float>(f));
+            f[20] = 1; f[n - 1] = float.NaN;                                    // in the scalar tail
+            Assert.True(double.IsNaN(ParameterSweep.SquaredSum<float>(f)));
+            f.AsSpan().Fill(2f); f[n - 2] = float.PositiveInfinity;
+            Assert.Equal(double.PositiveInfinity, ParameterSweep.SquaredSum<float>(f));
+        }
     }
 
     // ---- the global norm ----
@@ -111,7 +117,7 @@ public class ParameterSweepTests
     {
         var ps = Params<float>(3, Sizes, tie: true);
         double norm = GradClip.GlobalNorm(ps), reference = GradClip.GlobalNormReference(ps);
-        Assert.True(Math.Abs(norm - reference) <= 1e-12 * reference, $"{norm:R} vs reference {reference:R}");
+        Assert.True(Math.Abs(norm - reference) <= 3e-7 * reference, $"{norm:R} vs reference {reference:R}");     // float runs: see SquaredSumMatchesReference
         // the tied parameter counts once
         var distinct = ps.Distinct(ReferenceEqualityComparer.Instance).Cast<Parameter<float>>().ToList();
         Assert.Equal(norm, GradClip.GlobalNorm(distinct));
@@ -130,12 +136,13 @@ public class ParameterSweepTests
     }
 
     [Fact]
-    public void GlobalNormOfFloatGradientsIsMoreAccurateThanAFloatAccumulator()
+    public void GlobalNormOfFloatGradientsIsCloseToTheFloat64Sum()
     {
-        // 1 + 1e-4-sized entries: the double accumulation matches the float64 reference closely
-        var ps = Params<float>(5, [300_001]);
-        double exact = GradClip.GlobalNormReference(ps);
-        Assert.True(Math.Abs(GradClip.GlobalNorm(ps) - exact) <= 1e-13 * exact);
+        // mixed 1 and 1e-4-sized entries over 1.2 M elements: runs of float squares summed in double stay within
+        // 1e-7 of the element-by-element double sum (a float accumulator over the whole vector would not)
+        var ps = Params<float>(5, [1_200_001]);
+        double exact = GradClip.GlobalNormReference(ps), got = GradClip.GlobalNorm(ps);
+        Assert.True(Math.Abs(got - exact) <= 1e-7 * exact, $"{got:R} vs {exact:R}");
     }
 
     // ---- zero and scale ----
@@ -303,12 +310,21 @@ public class ParameterSweepTests
             adam.Step(ps, GradClip.ClipCoefficient(n, 0.25));
             GradClip.ClipGlobalNorm(ps, 1e-3);
         }
+        // One-time costs of the shared pool land on whichever thread meets them first (starting a worker, the wait
+        // event's lazily created lock on its first blocking wait): incur them here, not in the measured updates.
+        for (int i = 0; i < 3; i++) Unroll.Kernels.GemmWorkers.Shared.TryRun(new SlowSecondPart(), 2, 1);
         for (int i = 0; i < 4; i++) Once();
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 6; i++) Once();
         long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(bytes == 0, $"{bytes} bytes allocated over 6 updates");
     }
+}
+
+/// <summary>Two parts, the second slow, so the caller usually has to block until a worker finishes it.</summary>
+internal sealed class SlowSecondPart : Unroll.Kernels.IPartitionedWork
+{
+    public void RunPart(int part, int parts) { if (part == 1) Thread.Sleep(20); }
 }
 
 internal static class LanguageModelsForTests

@@ -11,8 +11,10 @@ public static class GradClip
     /// The global L2 norm of all gradients, ‖g‖ = √(Σ_p Σ_i g²), accumulated in double; a parameter listed twice
     /// (tied) counts once. The elements are summed in fixed blocks (<see cref="ParameterSweep"/>) whose partial sums
     /// are added in a fixed order, spread over <see cref="Kernels.Gemm.Threads"/> cores for large models: the result
-    /// does not depend on the thread count or timing. Float gradients are squared in double, so a finite gradient
-    /// gives a finite norm (up to ~1e308); NaN anywhere gives NaN, ±∞ gives +∞.
+    /// does not depend on the thread count or timing. Short runs of float squares are summed in double
+    /// (<see cref="ParameterSweep.SquaredSum{T}"/>: relative error ~1e-7 or better, where the former float
+    /// accumulator of TP.Norm erred by 3.5e-5 on C2's 13 M gradients), and a finite gradient gives a finite norm (up
+    /// to ~1e308); NaN anywhere gives NaN, ±∞ gives +∞.
     /// </summary>
     public static double GlobalNorm<T>(IReadOnlyList<Parameter<T>> ps) where T : unmanaged, IFloatingPointIeee754<T>
         => Math.Sqrt(ParameterSweep.SumOfSquares(ps));

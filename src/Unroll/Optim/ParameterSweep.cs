@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Unroll.Kernels;
 using Unroll.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
@@ -16,8 +17,8 @@ namespace Unroll.Optim;
 /// </summary>
 /// <remarks>
 /// Determinism: the elementwise passes give the same bits for any split (each element is computed by the same
-/// operations). The norm is Σ over blocks, in block order, of each block's Σ g² accumulated in double by
-/// <see cref="SquaredSum{T}"/>, so it does not depend on the thread count, on which thread ran a block, or on
+/// operations). The norm is Σ over blocks, in block order, of each block's Σ g² (a double from
+/// <see cref="SquaredSum{T}"/> per parameter segment), so it does not depend on the thread count, on which thread ran a block, or on
 /// whether the pool was busy (then everything runs on the calling thread, in one part). Nothing is allocated per call
 /// once the calling thread's work object (and, on every thread, its scratch block) exists.
 /// </remarks>
@@ -67,15 +68,24 @@ internal static class ParameterSweep
         => SweepWork<T>.Rent().Run(ps, scaleGrads ? SweepOp.ScaleAndUpdate : SweepOp.Update, scale, opt);
 
     /// <summary>
-    /// Σ x² accumulated in double: float elements are widened exactly to double before squaring, so the sum neither
-    /// overflows nor loses the small terms as a float accumulator would. Fixed lane order (4 vector accumulators of
-    /// <see cref="Vector{T}"/> doubles, then the scalar tail), so the same input gives the same bits on the same machine.
-    /// NaN in x gives NaN, ±∞ gives +∞. Reference: <see cref="SquaredSumReference{T}"/>.
+    /// Σ x², returned in double. Float: the squares of each run of 16 vectors (256 elements with AVX-512, 4 squares
+    /// per float lane) are summed in float with fused multiply-adds, and the runs' sums are widened and summed in
+    /// double (this costs no more than a float reduction, where squaring every element in double was ~40 % slower on
+    /// the development machine; the relative error stays ~1e-7·√runs). If that gives +∞ (a square or a run
+    /// overflowed float, |x| ≳ 1.8e19), the span is summed again with every element widened to double first, so a
+    /// finite x gives a finite sum (up to ~1e308). Double: four vector accumulators. Fixed lane and run order, so the
+    /// same input gives the same bits on the same machine. NaN in x gives NaN, ±∞ gives +∞.
+    /// Reference: <see cref="SquaredSumReference{T}"/>.
     /// </summary>
     public static double SquaredSum<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (typeof(T) == typeof(float) && Vector.IsHardwareAccelerated) return SumOfSquaresSingle(MemoryMarshal.Cast<T, float>(x));
-        if (typeof(T) == typeof(double) && Vector.IsHardwareAccelerated) return SumOfSquaresDouble(MemoryMarshal.Cast<T, double>(x));
+        if (typeof(T) == typeof(float) && Vector.IsHardwareAccelerated)
+        {
+            var xf = MemoryMarshal.Cast<T, float>(x);
+            double s = Vector512.IsHardwareAccelerated ? SquaredSumRuns512(xf) : SquaredSumRuns(xf);
+            return s == double.PositiveInfinity ? SquaredSumWidened(xf) : s;
+        }
+        if (typeof(T) == typeof(double) && Vector.IsHardwareAccelerated) return SquaredSumDouble(MemoryMarshal.Cast<T, double>(x));
         return SquaredSumReference(x);
     }
 
@@ -87,24 +97,67 @@ internal static class ParameterSweep
         return s;
     }
 
-    private static double SumOfSquaresSingle(ReadOnlySpan<float> x)
+    /// <summary>Runs of 16 Vector512: squares summed in float (4 per lane), run sums widened into double accumulators.</summary>
+    private static double SquaredSumRuns512(ReadOnlySpan<float> x)
+    {
+        var vs = MemoryMarshal.Cast<float, Vector512<float>>(x);
+        Vector512<double> d0 = default, d1 = default;
+        int i = 0;
+        for (; i + 16 <= vs.Length; i += 16)
+        {
+            var f0 = vs[i] * vs[i]; var f1 = vs[i + 1] * vs[i + 1]; var f2 = vs[i + 2] * vs[i + 2]; var f3 = vs[i + 3] * vs[i + 3];
+            for (int k = i + 4; k < i + 16; k += 4)
+            {
+                f0 = Vector512.FusedMultiplyAdd(vs[k], vs[k], f0); f1 = Vector512.FusedMultiplyAdd(vs[k + 1], vs[k + 1], f1);
+                f2 = Vector512.FusedMultiplyAdd(vs[k + 2], vs[k + 2], f2); f3 = Vector512.FusedMultiplyAdd(vs[k + 3], vs[k + 3], f3);
+            }
+            var f = (f0 + f1) + (f2 + f3);
+            d0 += Vector512.WidenLower(f); d1 += Vector512.WidenUpper(f);
+        }
+        for (; i < vs.Length; i++)                                                // leftover vectors: widened first
+        {
+            var l = Vector512.WidenLower(vs[i]); var h = Vector512.WidenUpper(vs[i]);
+            d0 = Vector512.FusedMultiplyAdd(l, l, d0); d1 = Vector512.FusedMultiplyAdd(h, h, d1);
+        }
+        double s = Vector512.Sum(d0 + d1);
+        for (int k = vs.Length * Vector512<float>.Count; k < x.Length; k++) { double v = x[k]; s += v * v; }
+        return s;
+    }
+
+    /// <summary>The same with <see cref="Vector{T}"/> (machines without AVX-512).</summary>
+    private static double SquaredSumRuns(ReadOnlySpan<float> x)
     {
         var vs = MemoryMarshal.Cast<float, Vector<float>>(x);
-        Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector<double> d0 = default, d1 = default;
         int i = 0;
-        for (; i + 1 < vs.Length; i += 2)
+        for (; i + 16 <= vs.Length; i += 16)
         {
-            Vector.Widen(vs[i], out var l0, out var h0);
-            Vector.Widen(vs[i + 1], out var l1, out var h1);
-            a0 += l0 * l0; a1 += h0 * h0; a2 += l1 * l1; a3 += h1 * h1;
+            var f0 = vs[i] * vs[i]; var f1 = vs[i + 1] * vs[i + 1]; var f2 = vs[i + 2] * vs[i + 2]; var f3 = vs[i + 3] * vs[i + 3];
+            for (int k = i + 4; k < i + 16; k += 4)
+            {
+                f0 += vs[k] * vs[k]; f1 += vs[k + 1] * vs[k + 1]; f2 += vs[k + 2] * vs[k + 2]; f3 += vs[k + 3] * vs[k + 3];
+            }
+            Vector.Widen((f0 + f1) + (f2 + f3), out var l, out var h);
+            d0 += l; d1 += h;
         }
-        if (i < vs.Length) { Vector.Widen(vs[i], out var l0, out var h0); a0 += l0 * l0; a1 += h0 * h0; }
-        double s = Vector.Sum((a0 + a1) + (a2 + a3));
+        for (; i < vs.Length; i++) { Vector.Widen(vs[i], out var l, out var h); d0 += l * l; d1 += h * h; }
+        double s = Vector.Sum(d0 + d1);
         for (int k = vs.Length * Vector<float>.Count; k < x.Length; k++) { double v = x[k]; s += v * v; }
         return s;
     }
 
-    private static double SumOfSquaresDouble(ReadOnlySpan<double> x)
+    /// <summary>Every element widened to double before squaring (no float overflow); used when the runs overflowed.</summary>
+    private static double SquaredSumWidened(ReadOnlySpan<float> x)
+    {
+        var vs = MemoryMarshal.Cast<float, Vector<float>>(x);
+        Vector<double> a0 = default, a1 = default;
+        for (int i = 0; i < vs.Length; i++) { Vector.Widen(vs[i], out var l, out var h); a0 += l * l; a1 += h * h; }
+        double s = Vector.Sum(a0 + a1);
+        for (int k = vs.Length * Vector<float>.Count; k < x.Length; k++) { double v = x[k]; s += v * v; }
+        return s;
+    }
+
+    private static double SquaredSumDouble(ReadOnlySpan<double> x)
     {
         var vs = MemoryMarshal.Cast<double, Vector<double>>(x);
         Vector<double> a0 = default, a1 = default, a2 = default, a3 = default;
