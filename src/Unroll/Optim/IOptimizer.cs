@@ -129,6 +129,9 @@ public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatin
         }
     }
 
+    /// <summary>False if <see cref="Update"/> never touches its tmp argument (then it gets an empty span and no thread allocates scratch for it).</summary>
+    protected internal virtual bool UsesScratch => true;
+
     /// <summary>Updates elements [offset, offset + length) of <paramref name="p"/> (its slots exist).</summary>
     internal void UpdateRange(Parameter<T> p, int offset, int length, Span<T> tmp)
         => Update(p.Value.Span.Slice(offset, length), p.Grad.Span.Slice(offset, length), new OptimizerSlots<T>(_slots[p], offset, length), tmp);

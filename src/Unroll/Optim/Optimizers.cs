@@ -8,6 +8,7 @@ namespace Unroll.Optim;
 public sealed class Sgd<T>(double learningRate) : Optimizer<T>(learningRate) where T : unmanaged, IFloatingPointIeee754<T>
 {
     public override string Kind => "sgd";
+    protected internal override bool UsesScratch => false;
     protected override string[] SlotNames => [];
     public override Dictionary<string, double> Hyperparameters => [];
 
@@ -28,6 +29,7 @@ public sealed class Momentum<T> : Optimizer<T> where T : unmanaged, IFloatingPoi
     }
     public double Mu { get; }
     public override string Kind => "momentum";
+    protected internal override bool UsesScratch => false;
     protected override string[] SlotNames => ["buf"];
     public override Dictionary<string, double> Hyperparameters => new() { ["momentum"] = Mu };
 

@@ -266,9 +266,9 @@ internal sealed class SweepWork<T> : IPartitionedWork where T : unmanaged, IFloa
                 case SweepOp.SumOfSquares: sum += ParameterSweep.SquaredSum<T>(g); break;
                 case SweepOp.ScaleAndUpdate:
                     TP.Multiply<T>(g, _scale, g);                                        // g ← g·s (as GradClip), then the update
-                    _opt!.UpdateRange(p, o, n, Scratch(n));
+                    _opt!.UpdateRange(p, o, n, _opt.UsesScratch ? Scratch(n) : default);
                     break;
-                case SweepOp.Update: _opt!.UpdateRange(p, o, n, Scratch(n)); break;
+                case SweepOp.Update: _opt!.UpdateRange(p, o, n, _opt.UsesScratch ? Scratch(n) : default); break;
             }
         }
         if (_op == SweepOp.SumOfSquares) _blockSums[b] = sum;
