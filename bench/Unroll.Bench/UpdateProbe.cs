@@ -13,7 +13,8 @@ namespace Unroll.Bench;
 /// <c>update [--config C2|C1] [--threads 2] [--reps 15]</c>: the per-update passes outside the GEMMs on the parameters
 /// of an LM config (C2: 13.3 M floats), each in its previous form (serial, one pass per operation, one
 /// <see cref="Rng.NextDouble"/> per dropout element) and its current form, interleaved rep by rep (A, B, A, B, …) so a
-/// busy machine slows both alike. Prints the minimum and median wall ms of each and the ratio of the medians.
+/// busy machine slows both alike. Prints the minimum and median wall ms of each and the ratio of the medians; with
+/// more than one thread also the current form on 1 thread vs on all of them, interleaved the same way.
 /// </summary>
 public static class UpdateProbe
 {
@@ -62,6 +63,17 @@ public static class UpdateProbe
         var tz = (new double[reps], new double[reps]); var tn = (new double[reps], new double[reps]);
         var tc = (new double[reps], new double[reps]); var td = (new double[reps], new double[reps]);
         double normOld = 0, normNew = 0;
+        var t1 = (new double[reps], new double[reps]); var t2 = (new double[reps], new double[reps]); var t3 = (new double[reps], new double[reps]);
+        for (int r = 0; r < reps && threads > 1; r++)
+        {
+            // the current form on 1 thread vs on `threads` threads
+            Gemm.Threads = 1; t1.Item1[r] = Ms(() => ParameterSweep.Zero(ps)); Restore();
+            Gemm.Threads = threads; t1.Item2[r] = Ms(() => ParameterSweep.Zero(ps)); Restore();
+            Gemm.Threads = 1; t2.Item1[r] = Ms(() => GradClip.GlobalNorm(ps));
+            Gemm.Threads = threads; t2.Item2[r] = Ms(() => GradClip.GlobalNorm(ps));
+            Gemm.Threads = 1; t3.Item1[r] = Ms(() => sgdNew.Step(ps, 0.5)); Restore();
+            Gemm.Threads = threads; t3.Item2[r] = Ms(() => sgdNew.Step(ps, 0.5)); Restore();
+        }
         for (int r = 0; r < reps; r++)
         {
             tz.Item1[r] = Ms(() => OldZero(ps)); Restore();
@@ -78,6 +90,11 @@ public static class UpdateProbe
         }
         Row("zero_grad", tz); Row("grad_norm", tn); Row("clip+sgd", tc);
         if (dropElems > 0) Row("dropout.fwd x3", td);
+        if (threads > 1)
+        {
+            Console.WriteLine($"# current form, 1 thread ('previous' column) vs {threads} threads ('now' column):");
+            Row("zero_grad", t1); Row("grad_norm", t2); Row("clip+sgd", t3);
+        }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# norm previous {normOld:R}, now {normNew:R} (relative difference {Math.Abs(normOld - normNew) / normNew:E2})"));
         return 0;
 
