@@ -172,6 +172,7 @@ public class ParameterSweepTests
     public void ModuleZeroGradClearsALargeModel()
     {
         var m = LanguageModelsForTests.Large();
+        Assert.True(ParameterSweep.DistinctLength(m.DistinctParameters()) >= ParameterSweep.ParallelMinElements);
         foreach (var p in m.Parameters) p.Grad.Fill(1.5f);
         m.ZeroGrad();
         Assert.All(m.Parameters, p => Assert.True(p.Grad.Span.IndexOfAnyExcept(0f) < 0, $"{p.Name} not zeroed"));
@@ -300,7 +301,8 @@ public class ParameterSweepTests
     [Fact]
     public void ParallelPassesAllocateNothing()
     {
-        var ps = Params<float>(18, [300_000, 5, 200_001]);                // above ParallelMinElements: the pool is used when free
+        var ps = Params<float>(18, [700_000, 5, 400_001]);                // above ParallelMinElements: the pool is used when free
+        Assert.True(ParameterSweep.DistinctLength(ps) >= ParameterSweep.ParallelMinElements);
         var adam = new Adam<float>(1e-3);
         void Once()
         {
@@ -329,8 +331,8 @@ internal sealed class SlowSecondPart : Unroll.Kernels.IPartitionedWork
 
 internal static class LanguageModelsForTests
 {
-    /// <summary>A tied 2-layer LSTM LM above the parallel threshold (≈ 0.5 M parameters).</summary>
+    /// <summary>A tied 2-layer LSTM LM above the parallel threshold (≈ 1.2 M parameters).</summary>
     public static Unroll.Models.ILanguageModel<float> Large() => Unroll.Models.LanguageModels.Create<float>(
-        new Unroll.Models.LanguageModelConfig { Model = "better-rnnlm", Cell = "lstm", Vocab = 2000, Embed = 96, Hidden = 96, Layers = 2, Dropout = 0.5, Tie = true },
+        new Unroll.Models.LanguageModelConfig { Model = "better-rnnlm", Cell = "lstm", Vocab = 5000, Embed = 160, Hidden = 160, Layers = 2, Dropout = 0.5, Tie = true },
         new Rng(19));
 }

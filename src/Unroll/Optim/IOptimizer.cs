@@ -140,7 +140,7 @@ public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatin
     /// <param name="w">the parameter's values over the range (updated in place).</param>
     /// <param name="g">its gradient over the range, same length.</param>
     /// <param name="slots">this parameter's state tensors over the range, in <see cref="SlotNames"/> order.</param>
-    /// <param name="tmp">scratch of the same length.</param>
+    /// <param name="tmp">scratch of the same length (empty when <see cref="UsesScratch"/> is false).</param>
     protected abstract void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp);
 
     private Tensor<T>[] SlotsOf(Parameter<T> p)
