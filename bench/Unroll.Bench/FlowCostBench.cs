@@ -78,6 +78,20 @@ internal static class FlowCostBench
             ["overhead"] = Math.Round(on2 / off - 1, 4), ["recordings"] = recordings, ["block_ms"] = perBlock,
             ["loadavg_before"] = loadBefore, ["loadavg_after"] = loadAfter,
         };
+        // Where one recording's time goes, per layer (the caches of the last update are still in place).
+        var recorder = new Unroll.Flow.GradientFlowRecorder<float>();
+        var parts = new List<object>();
+        foreach (var layer in w.Model.Recurrent)
+        {
+            long a = Stopwatch.GetTimestamp();
+            recorder.Record(layer);
+            double recMs = Stopwatch.GetElapsedTime(a).TotalMilliseconds;
+            a = Stopwatch.GetTimestamp();
+            double sigma = Unroll.Flow.WhSpectrum.LargestSingularValue(layer.Wh.Value);
+            double sigMs = Stopwatch.GetElapsedTime(a).TotalMilliseconds;
+            parts.Add(new { layer = layer.Name, record_ms = Math.Round(recMs, 2), sigma_max_ms = Math.Round(sigMs, 2), sigma_max = sigma });
+        }
+        rec["one_recording"] = parts;
         Console.WriteLine("RESULT " + JsonSerializer.Serialize(rec));
         Console.WriteLine($"flowcost {config}: recorder off {off:F2} ms/update, every {every} updates {on2:F2} ms/update " +
                           $"({(on2 / off - 1) * 100:+0.0;-0.0} %), {recordings} recordings, load {loadBefore} -> {loadAfter}");
