@@ -10,6 +10,8 @@ namespace Unroll.Bench;
 /// issue's shapes (plus the two transposed products of an RNN backward step) for every available backend,
 /// repetitions alternating between backends, median reported; numpy (subprocess, bench/reference/numpy_gemm.py)
 /// is measured right after each shape when <c>/usr/bin/python3 -c "import numpy"</c> works.
+/// <c>gemm --packed [--reps N] [--min-ms T]</c>: the managed backend's <c>Run</c> (packs B every call) against
+/// <c>RunPacked</c> (B packed once, <see cref="GemmPackedB{T}"/>) on the recurrent step shapes, one thread, CPU time.
 /// </summary>
 public static class GemmBench
 {
@@ -27,7 +29,7 @@ public static class GemmBench
         bool numpy = true;
         string? only = null;
         int[]? pick = null;
-        bool cpuTime = false;
+        bool cpuTime = false, packedMode = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -38,6 +40,7 @@ public static class GemmBench
                 case "--backends": only = args[++i]; break;
                 case "--no-numpy": numpy = false; break;
                 case "--cpu-time": cpuTime = true; break;
+                case "--packed": packedMode = true; break;
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--tune":   // e.g. kc=256,a=196608,b=1048576 (managed blocking, for experiments)
                     foreach (var kv in args[++i].Split(','))
@@ -56,6 +59,7 @@ public static class GemmBench
             }
         }
 
+        if (packedMode) return RunPackedComparison(reps, minMs);
         var backends = new List<IGemmBackend> { ManagedGemm.Instance };
         if (OpenBlasGemm.TryLoad(out var ob, out var err)) backends.Add(ob!);
         else Console.WriteLine($"# openblas: not available ({err})");
@@ -129,6 +133,64 @@ public static class GemmBench
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
+        Console.WriteLine($"# load average at end: {LoadAverage()}");
+        return 0;
+    }
+
+    // The recurrent step products: forward C(m×4H) += h(m×H)·W_h (NN), backward dh(m×H) += da(m×4H)·W_hᵀ (NT).
+    private static readonly (int M, int K, int N, string Op)[] StepShapes =
+    [
+        (20, 650, 2600, "NN"), (20, 2600, 650, "NT"), (64, 128, 512, "NN"), (64, 512, 128, "NT"), (32, 128, 512, "NN"), (32, 512, 128, "NT"),
+    ];
+
+    private static int RunPackedComparison(int reps, int minMs)
+    {
+        var be = ManagedGemm.Instance;
+        Console.WriteLine($"# cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores, {Unroll.Cli.InfoCommand.SimdDescription()}");
+        Console.WriteLine($"# load average at start: {LoadAverage()}");
+        Console.WriteLine($"# {be.Name}, float32, one thread (parallel: false); {reps} repetitions (each ≥ {minMs} ms), alternating; " +
+                          "median GFLOP/s per second of this thread's CPU time; beta = 1 (the step accumulates into C)");
+        Console.WriteLine("| M | K | N | op | Run (packs B) | RunPacked (B packed once) | RunPacked/Run | Pack alone (ms) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var (m, k, n, op) in StepShapes)
+        {
+            bool tb = op[1] == 'T';
+            var rng = new Unroll.Tensors.Rng(1);
+            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+            int ldb = tb ? k : n;
+            var packed = new GemmPackedB<float>();
+            packed.Pack(be, tb, k, n, b, ldb);
+            double flops = 2.0 * m * n * k;
+            Action[] runs =
+            [
+                () => Gemm.Dispatch<float>(be, false, tb, m, n, k, 1f, a, k, b, ldb, 1f, c, n),
+                () => Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, 1f, c, n, parallel: false),
+                () => packed.Pack(be, tb, k, n, b, ldb),
+            ];
+            var iters = new int[runs.Length];
+            var med = new double[runs.Length];
+            using (Gemm.Serial())
+            {
+                for (int r = 0; r < runs.Length; r++)
+                {
+                    for (int w = 0; w < 3; w++) runs[r]();
+                    double t0 = KernelProbe.ThreadCpuSeconds();
+                    runs[r]();
+                    iters[r] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(KernelProbe.ThreadCpuSeconds() - t0, 1e-6)));
+                }
+                var secs = runs.Select(_ => new List<double>()).ToArray();
+                for (int rep = 0; rep < reps; rep++)
+                    for (int r = 0; r < runs.Length; r++)
+                    {
+                        double t0 = KernelProbe.ThreadCpuSeconds();
+                        for (int it = 0; it < iters[r]; it++) runs[r]();
+                        secs[r].Add((KernelProbe.ThreadCpuSeconds() - t0) / iters[r]);
+                    }
+                for (int r = 0; r < runs.Length; r++) med[r] = Median(secs[r]);
+            }
+            Console.WriteLine($"| {m} | {k} | {n} | {op} | {F(flops / med[0] / 1e9)} | {F(flops / med[1] / 1e9)} | " +
+                              $"{(med[0] / med[1]).ToString("0.00", CultureInfo.InvariantCulture)} | {(med[2] * 1e3).ToString("0.000", CultureInfo.InvariantCulture)} |");
+        }
         Console.WriteLine($"# load average at end: {LoadAverage()}");
         return 0;
     }

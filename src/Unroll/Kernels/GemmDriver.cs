@@ -78,6 +78,12 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public int Lda, Ldb, Ldc, M, N, K;
     public bool TransA, TransB;
     public T Alpha, Beta;
+    /// <summary>
+    /// Non-null: op(B) is already packed (see <see cref="GemmPackedB{T}"/>) in this kernel's micro-panel layout, depth
+    /// blocks of <see cref="PackedKc"/> rows, each block <see cref="PackedNPad"/> columns wide: B and Ldb are unused.
+    /// </summary>
+    public T* PackedB;
+    public int PackedKc, PackedNPad;
 }
 
 /// <summary>
@@ -126,11 +132,12 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         if (r0 >= r1 || c0 >= c1) return;
         int mr = TK.MR, nr = TK.NR;
         // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
-        int kBlocks = (g.K + KC - 1) / KC, kcStep = (g.K + kBlocks - 1) / kBlocks, kcMax = kcStep;
+        bool packed = g.PackedB != null;
+        int kcStep = packed ? g.PackedKc : KcStep(g.K), kcMax = kcStep;
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
         var buf = GemmBuffers<T>.Current;
-        buf.Ensure(mcMax * kcMax, ncMax * kcMax, mr * nr);
+        buf.Ensure(mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr);
 
         for (int jc = c0; jc < c1; jc += NC)
         {
@@ -139,7 +146,9 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             {
                 int kc = Math.Min(kcStep, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One;
-                PackB(g, pc, kc, jc, nc, buf.B);
+                // Pre-packed: block pc starts at pc·NPad (earlier blocks hold pc rows in all), panel jc at jc·kc.
+                T* bBlock = packed ? g.PackedB + (nint)pc * g.PackedNPad + (nint)jc * kc : buf.B;
+                if (!packed) PackB(g, pc, kc, jc, nc, bBlock);
                 for (int ic = r0; ic < r1; ic += MC)
                 {
                     int mc = Math.Min(MC, r1 - ic);
@@ -147,7 +156,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int n1 = Math.Min(nr, nc - jr);
-                        T* bp = buf.B + (nint)jr * kc;
+                        T* bp = bBlock + (nint)jr * kc;
                         T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
                         for (int ir = 0; ir < mc; ir += mr)
                         {
@@ -209,7 +218,27 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         return jEnd;
     }
 
-    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+    internal static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>Depth of the blocks over k = <paramref name="k"/>: equal blocks of at most KC (650 → 217+217+216 rather than 256+256+138).</summary>
+    internal static int KcStep(int k)
+    {
+        int kBlocks = Math.Max(1, (k + KC - 1) / KC);
+        return Math.Max(1, (k + kBlocks - 1) / kBlocks);
+    }
+
+    /// <summary>
+    /// Packs all of op(B) (k×n) for <see cref="GemmPackedB{T}"/>: depth block pc (rows pc..pc+kc of op(B), kc =
+    /// <paramref name="kcStep"/> except the last) at dst + pc·nPad, laid out as <see cref="PackB"/> lays out a panel
+    /// (NR-column micro-panels, zero-padded to nPad = n rounded up to NR).
+    /// </summary>
+    internal static void PackWhole(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst)
+    {
+        int nPad = RoundUp(n, TK.NR);
+        var g = new GemmArgs<T> { B = b, Ldb = ldb, TransB = transB, K = k, N = n };
+        for (int pc = 0; pc < k; pc += kcStep)
+            PackB(g, pc, Math.Min(kcStep, k - pc), 0, n, dst + (nint)pc * nPad);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreEdge(T* t, int nr, T* c, nint ldc, int m1, int n1, T beta)
