@@ -2,7 +2,6 @@ using System.Numerics;
 using Unroll.Init;
 using Unroll.Kernels;
 using Unroll.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
@@ -45,6 +44,7 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
         var hs = _hs!;
         ProjectInputs(xs, hs, n, t);                                  // hs = xs·Wx + b (pre-activations)
         var wh = Wh.Value.Span;
+        bool reference = UseReferenceKernels, relu = Relu;
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(step, t, out int ldp);
@@ -52,9 +52,9 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
             Gemm.Run(false, false, n, H, H, T.One, hp, ldp, wh, H, T.One, From(hs, step * H), t * H);
             for (int i = 0; i < n; i++)
             {
-                var row = Step(hs, i, step, t, H);
-                if (Relu) TP.Max<T>(row, T.Zero, row);                // h_t = max(0, a_t)
-                else TP.Tanh<T>(row, row);                            // h_t = tanh(a_t)
+                var row = Step(hs, i, step, t, H);                    // h_t = max(0, a_t) or tanh(a_t), in place
+                if (reference) RnnKernels.ForwardRowReference<T>(row, relu);
+                else RnnKernels.ForwardRow<T>(row, relu);
             }
         }
     }
@@ -63,21 +63,17 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     {
         var hs = _hs!; var sg = _stepGradH!; var da = _da!;
         var wh = Wh.Value.Span;
+        bool reference = UseReferenceKernels, relu = Relu;
         for (int step = t - 1; step >= 0; step--)
         {
             for (int i = 0; i < n; i++)
             {
                 var h = Step(hs, i, step, t, H);
                 var dh = Step(sg, i, step, t, H);                     // total ∂L/∂h_t (complete: step+1 already added)
-                Flush(dh);
                 var d = Step(da, i, step, t, H);
-                if (Relu)
-                {
-                    // inverts h = max(0, a): da = dh where h > 0
-                    for (int j = 0; j < d.Length; j++) d[j] = h[j] > T.Zero ? dh[j] : T.Zero;
-                }
-                else TanhBackward(h, dh, d);                          // inverts h = tanh(a): da = dh ⊙ (1 − h²)
-                Flush(d);
+                // inverts h = max(0, a): da = dh where h > 0; inverts h = tanh(a): da = dh ⊙ (1 − h²); dh, da flushed
+                if (reference) RnnKernels.BackwardRowReference<T>(h, dh, d, relu, GradFlushThreshold);
+                else RnnKernels.BackwardRow<T>(h, dh, d, relu, GradFlushThreshold);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(step, t, out int ldd);
