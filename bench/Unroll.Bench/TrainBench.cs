@@ -7,6 +7,7 @@ using Unroll.Models;
 using Unroll.Optim;
 using Unroll.Tasks;
 using Unroll.Tensors;
+using Unroll.Training;
 
 namespace Unroll.Bench;
 
@@ -206,6 +207,10 @@ public static class TrainBench
 
         public LanguageModelConfig Config { get; }
         public PhaseTimer? Profile { get; }
+        /// <summary>The gradient-flow monitor the trainer attaches with --flow-every (null = off, as in the trainer).</summary>
+        public FlowMonitor<float>? Flow { get; set; }
+        /// <summary>The model (for attaching a <see cref="FlowMonitor{T}"/>).</summary>
+        public ILanguageModel<float> Model => _model;
         public string Unit => "tokens";
         public int ItemsPerIter => _n * _t;
         public long NumParams => _ps.Sum(p => (long)p.Value.Length);
@@ -219,6 +224,7 @@ public static class TrainBench
             _model.ZeroGrad();
             float loss = _model.Forward(_xs, _ts, _n, _t);
             _model.Backward();
+            Flow?.AfterBackward(_k - 1, _ps);                          // the trainer's AfterBackward hook (--flow-every)
             GradClip.ClipGlobalNorm(_ps, 0.25);
             _opt.Step(_ps);
             return loss;

@@ -77,30 +77,30 @@ public static class GruKernels
     /// <paramref name="hn"/> (H), <paramref name="hPrev"/> (H), <paramref name="dh"/> (H) = total ∂L/∂h_t.
     /// Out: <paramref name="dh"/> flushed in place; <paramref name="dxa"/> (3H) = [da_r | da_z | da_n], the gradient
     /// of x·Wx + b, flushed; <paramref name="dha"/> (3H) = [da_r | da_z | da_n ⊙ r], the gradient of
-    /// h_{t−1}·Wh + [0|0|bh_n], flushed; <paramref name="dbhN"/> (H) += da_n ⊙ r (flushed);
-    /// <paramref name="dhPrev"/> (H) += dh ⊙ z (the update-gate carry into ∂L/∂h_{t−1}).
+    /// h_{t−1}·Wh + [0|0|bh_n], flushed (its last H columns, summed over rows and steps, are ∂L/∂bh_n — the layer adds
+    /// them after the loop); <paramref name="dhPrev"/> (H) += dh ⊙ z (the update-gate carry into ∂L/∂h_{t−1}).
     /// Flushing: magnitude below <paramref name="flushThreshold"/> → +0 (threshold ≤ 0: none).
     /// <paramref name="scratch1"/>, <paramref name="scratch2"/> (≥ H each) are used only by the reference kernel.
     /// No output may alias another span.
     /// </summary>
     public static void BackwardRow<T>(ReadOnlySpan<T> gates, ReadOnlySpan<T> hn, ReadOnlySpan<T> hPrev, Span<T> dh, Span<T> dxa, Span<T> dha,
-                                      Span<T> dbhN, Span<T> dhPrev, T flushThreshold, Span<T> scratch1, Span<T> scratch2)
+                                      Span<T> dhPrev, T flushThreshold, Span<T> scratch1, Span<T> scratch2)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(gates.Length, hn.Length, hPrev.Length, dh.Length, dxa.Length, dha.Length, dbhN.Length, dhPrev.Length, scratch1.Length, scratch2.Length);
+        CheckBackward(gates.Length, hn.Length, hPrev.Length, dh.Length, dxa.Length, dha.Length, dhPrev.Length, scratch1.Length, scratch2.Length);
         if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated)
             BackwardRowF(MemoryMarshal.Cast<T, float>(gates), MemoryMarshal.Cast<T, float>(hn), MemoryMarshal.Cast<T, float>(hPrev),
                          MemoryMarshal.Cast<T, float>(dh), MemoryMarshal.Cast<T, float>(dxa), MemoryMarshal.Cast<T, float>(dha),
-                         MemoryMarshal.Cast<T, float>(dbhN), MemoryMarshal.Cast<T, float>(dhPrev), Unsafe.As<T, float>(ref flushThreshold));
-        else BackwardRowReference(gates, hn, hPrev, dh, dxa, dha, dbhN, dhPrev, flushThreshold, scratch1, scratch2);
+                         MemoryMarshal.Cast<T, float>(dhPrev), Unsafe.As<T, float>(ref flushThreshold));
+        else BackwardRowReference(gates, hn, hPrev, dh, dxa, dha, dhPrev, flushThreshold, scratch1, scratch2);
     }
 
     /// <summary>Reference for <see cref="BackwardRow{T}"/> (same contract): one TensorPrimitives pass per operation.</summary>
     public static void BackwardRowReference<T>(ReadOnlySpan<T> gates, ReadOnlySpan<T> hn, ReadOnlySpan<T> hPrev, Span<T> dh, Span<T> dxa, Span<T> dha,
-                                               Span<T> dbhN, Span<T> dhPrev, T flushThreshold, Span<T> scratch1, Span<T> scratch2)
+                                               Span<T> dhPrev, T flushThreshold, Span<T> scratch1, Span<T> scratch2)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        CheckBackward(gates.Length, hn.Length, hPrev.Length, dh.Length, dxa.Length, dha.Length, dbhN.Length, dhPrev.Length, scratch1.Length, scratch2.Length);
+        CheckBackward(gates.Length, hn.Length, hPrev.Length, dh.Length, dxa.Length, dha.Length, dhPrev.Length, scratch1.Length, scratch2.Length);
         int hs = dh.Length, h2 = 2 * hs;
         if (hs == 0) return;                                  // (TensorPrimitives rejects empty spans)
         var g = gates;
@@ -122,12 +122,11 @@ public static class GruKernels
         TP.Multiply<T>(dx.Slice(h2, hs), rg, dr.Slice(h2, hs)); // ∂L/∂hn = da_n ⊙ r
         CellMath.Flush(dx, flushThreshold);
         CellMath.Flush(dr, flushThreshold);
-        TP.Add<T>(dbhN, dr.Slice(h2, hs), dbhN);              // inverts hn = … + bh_n
         TP.FusedMultiplyAdd<T>(dh, z, dhPrev, dhPrev);        // ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry)
     }
 
     private static void BackwardRowF(ReadOnlySpan<float> gates, ReadOnlySpan<float> hn, ReadOnlySpan<float> hPrev, Span<float> dh, Span<float> dxa,
-                                     Span<float> dha, Span<float> dbhN, Span<float> dhPrev, float flushThreshold)
+                                     Span<float> dha, Span<float> dhPrev, float flushThreshold)
     {
         int hs = dh.Length;
         var gr = gates[..hs]; var gz = gates.Slice(hs, hs); var gn = gates.Slice(2 * hs, hs);
@@ -149,7 +148,6 @@ public static class GruKernels
             dar = FlushBelow(dar, thr); daz = FlushBelow(daz, thr);
             Store(dar, xr, j); Store(daz, xz, j); Store(FlushBelow(dan, thr), xn, j);
             Store(dar, hr, j); Store(daz, hz, j); Store(dhn, hnn, j);
-            Store(Load(dbhN, j) + dhn, dbhN, j);                                  // inverts hn = … + bh_n
             Store(Vector512.FusedMultiplyAdd(dhv, z, Load(dhPrev, j)), dhPrev, j); // ∂L/∂h_{t−1} += dh ⊙ z
         }
     }
@@ -160,9 +158,9 @@ public static class GruKernels
             throw new ArgumentException($"GruKernels.ForwardRow: gates {gates}, hProj {hProj} elements (must be 3H), bhN {bhN}, hPrev {hPrev}, hn {hn} (must be H = {h}), scratch {scratch} (must be ≥ H).");
     }
 
-    private static void CheckBackward(int gates, int hn, int hPrev, int dh, int dxa, int dha, int dbhN, int dhPrev, int s1, int s2)
+    private static void CheckBackward(int gates, int hn, int hPrev, int dh, int dxa, int dha, int dhPrev, int s1, int s2)
     {
-        if (gates != 3 * dh || dxa != 3 * dh || dha != 3 * dh || hn != dh || hPrev != dh || dbhN != dh || dhPrev != dh || s1 < dh || s2 < dh)
-            throw new ArgumentException($"GruKernels.BackwardRow: gates {gates}, dxa {dxa}, dha {dha} elements (must be 3H), hn {hn}, hPrev {hPrev}, dbhN {dbhN}, dhPrev {dhPrev} (must be H = {dh}), scratch {s1}, {s2} (must be ≥ H).");
+        if (gates != 3 * dh || dxa != 3 * dh || dha != 3 * dh || hn != dh || hPrev != dh || dhPrev != dh || s1 < dh || s2 < dh)
+            throw new ArgumentException($"GruKernels.BackwardRow: gates {gates}, dxa {dxa}, dha {dha} elements (must be 3H), hn {hn}, hPrev {hPrev}, dhPrev {dhPrev} (must be H = {dh}), scratch {s1}, {s2} (must be ≥ H).");
     }
 }

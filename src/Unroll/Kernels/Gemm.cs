@@ -84,6 +84,11 @@ public static class Gemm
         else throw new NotSupportedException($"Gemm: element type {typeof(T).Name} is not supported (float, double).");
     }
 
+    /// <summary>TEMPORARY shim: C ← alpha·op(A)·op(B) + beta·C with op(B) pre-packed.</summary>
+    public static void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => Run(transA, false, m, b.N, b.K, alpha, a, lda, b.Dense, b.N, beta, c, ldc);
+
     /// <summary>
     /// 2-D convenience: <c>c ← alpha·op(a)·op(b) + beta·c</c> on whole tensors viewed as matrices
     /// (all leading dimensions but the last are flattened into rows).

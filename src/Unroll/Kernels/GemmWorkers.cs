@@ -35,6 +35,10 @@ internal sealed class GemmWorkers
     public bool TryRun(IPartitionedWork work, int parts, int helpers)
     {
         if (parts < 1 || parts > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(parts));
+        // A part that itself asks for the pool (e.g. a GEMM inside a batch part of the recurrence) must run
+        // serially: Monitor is re-entrant, so without this check the caller thread would re-publish a job while
+        // its own job is still running.
+        if (t_inPart) return false;
         if (!Monitor.TryEnter(_gate)) return false;
         try
         {
@@ -55,8 +59,20 @@ internal sealed class GemmWorkers
         finally { Monitor.Exit(_gate); }
     }
 
+    [ThreadStatic] private static bool t_inPart;
+
+    /// <summary>True on a thread that is running a part of a pool job (nested parallel work then runs serially).</summary>
+    public static bool InPart => t_inPart;
+
     /// <summary>Claims and runs parts of the current job until none are left.</summary>
     private void RunClaimedParts()
+    {
+        t_inPart = true;
+        try { RunClaimedPartsCore(); }
+        finally { t_inPart = false; }
+    }
+
+    private void RunClaimedPartsCore()
     {
         while (true)
         {

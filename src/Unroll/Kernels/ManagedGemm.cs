@@ -96,7 +96,7 @@ public sealed class ManagedGemm : IGemmBackend
             int threads = Math.Max(1, Kernels.Gemm.Threads);
             long work = (long)m * n * k;
             int parts = work < ParallelMinWork ? 1 : Math.Min(threads, Math.Max(CeilDiv(m, mr), CeilDiv(n, nr)));
-            if (parts > 1 && Monitor.TryEnter(job))
+            if (parts > 1 && !GemmWorkers.InPart && Monitor.TryEnter(job))
             {
                 try
                 {

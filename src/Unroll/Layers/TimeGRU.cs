@@ -2,6 +2,7 @@ using System.Numerics;
 using Unroll.Init;
 using Unroll.Kernels;
 using Unroll.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
@@ -57,23 +58,28 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
 
     private protected override Tensor<T>? RecurrentGrad => _dhh;
 
-    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    private protected override void PrepareForward(Tensor<T> xs, int n, int t)
+    {
+        var gates = Workspace.Ensure(ref _gates, n, t, 3 * H);
+        Workspace.Ensure(ref _hhn, n, t, H);
+        Workspace.Ensure(ref _tmp, n, 3 * H);
+        ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
+    }
+
+    private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
         int h3 = 3 * H;
-        var gates = Workspace.Ensure(ref _gates, n, t, h3);
-        var hhn = Workspace.Ensure(ref _hhn, n, t, H);
-        var tmp = Workspace.Ensure(ref _tmp, n, h3);
+        var gates = _gates!; var hhn = _hhn!; var tmp = _tmp!;
         var hs = _hs!;
-        ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
-        var wh = Wh.Value.Span; var bhn = BhN.Value.Span;
-        var s1 = _s1.AsSpan();
+        var bhn = BhN.Value.Span;
+        var s1 = Scratch(part, 0);
         bool reference = UseReferenceKernels;
         for (int step = 0; step < t; step++)
         {
-            var hp = PrevH(step, t, out int ldp);
+            var hp = PrevH(r0, step, t, out int ldp);
             // h_{t−1}·Wh for all three gates: one GEMM
-            Gemm.Run(false, false, n, h3, H, T.One, hp, ldp, wh, h3, T.Zero, tmp.Span, h3);
-            for (int r = 0; r < n; r++)
+            StepForwardGemm(r1 - r0, hp, ldp, T.Zero, From(tmp, r0 * h3), h3);
+            for (int r = r0; r < r1; r++)
             {
                 // r, z = σ(x·Wx + b + h·Wh); hn = h·Wh_n + bh_n; n = tanh(x·Wx_n + b_n + r ⊙ hn); h = n + z ⊙ (h_{t−1} − n)
                 var g = Step(gates, r, step, t, h3);
@@ -84,19 +90,27 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
         }
     }
 
-    private protected override void BackwardSteps(int n, int t)
+    private protected override void PrepareBackward(int n, int t) => Workspace.Ensure(ref _dhh, n, t, 3 * H);
+
+    private protected override void FinishBackward(int n, int t)
+    {
+        // inverts hn = … + bh_n: dbh_n += Σ_(n,t) ∂L/∂hn (the last H columns of StepGradA)
+        int h3 = 3 * H;
+        var dhh = _dhh!; var dbhn = BhN.Grad.Span;
+        for (int r = 0; r < n * t; r++) TP.Add<T>(dbhn, dhh.Buffer.AsSpan(dhh.Offset + r * h3 + 2 * H, H), dbhn);
+    }
+
+    private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         int h3 = 3 * H;
         var gates = _gates!; var hhn = _hhn!;
         var sg = _stepGradH!; var dxa = _da!;
-        var dhh = Workspace.Ensure(ref _dhh, n, t, h3);
-        var wh = Wh.Value.Span;
-        var dbhn = BhN.Grad.Span;
-        var s1 = _s1.AsSpan(); var s2 = _s2.AsSpan();
+        var dhh = _dhh!;
+        var s1 = Scratch(part, 0); var s2 = Scratch(part, 1);
         bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = 0; r < n; r++)
+            for (int r = r0; r < r1; r++)
             {
                 var g = Step(gates, r, step, t, h3);
                 var hn = Step(hhn, r, step, t, H);
@@ -106,13 +120,13 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
                 var dr = Step(dhh, r, step, t, h3);
                 var dhp = PrevGradHRow(r, step, t);
                 // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1} and n = tanh(a_n + r ⊙ hn): dx = [da_r | da_z | da_n],
-                // dr = [da_r | da_z | da_n ⊙ r], dbh_n += da_n ⊙ r, ∂L/∂h_{t−1} += dh ⊙ z; dh, dx, dr flushed
-                if (reference) GruKernels.BackwardRowReference<T>(g, hn, hpr, dh, dx, dr, dbhn, dhp, GradFlushThreshold, s1, s2);
-                else GruKernels.BackwardRow<T>(g, hn, hpr, dh, dx, dr, dbhn, dhp, GradFlushThreshold, s1, s2);
+                // dr = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry); dh, dx, dr flushed
+                if (reference) GruKernels.BackwardRowReference<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
+                else GruKernels.BackwardRow<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
             }
             // inverts h_{t−1}·Wh: ∂L/∂h_{t−1} += [da_r | da_z | da_n ⊙ r]·Whᵀ
-            var dst = PrevGradH(step, t, out int ldd);
-            Gemm.Run(false, true, n, H, h3, T.One, From(dhh, step * h3), t * h3, wh, h3, T.One, dst, ldd);
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(dhh, r0, step, t, h3), t * h3, dst, ldd);
         }
     }
 }

@@ -51,22 +51,27 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
 
     private protected override Tensor<T>? CellSequence => _cs;
 
-    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    private protected override void PrepareForward(Tensor<T> xs, int n, int t)
     {
         int h4 = 4 * H;
         var gates = Workspace.Ensure(ref _gates, n, t, h4);
-        var cs = Workspace.Ensure(ref _cs, n, t, H);
-        var tcs = Workspace.Ensure(ref _tanhC, n, t, H);
-        var hs = _hs!; var c0 = _c0!;
+        Workspace.Ensure(ref _cs, n, t, H);
+        Workspace.Ensure(ref _tanhC, n, t, H);
         ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
-        var wh = Wh.Value.Span;
+    }
+
+    private protected override void ForwardRows(int r0, int r1, int t, int part)
+    {
+        int h4 = 4 * H;
+        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!;
+        var hs = _hs!; var c0 = _c0!;
         bool reference = UseReferenceKernels;
         for (int step = 0; step < t; step++)
         {
-            var hp = PrevH(step, t, out int ldp);
+            var hp = PrevH(r0, step, t, out int ldp);
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all four gates, in place on the strided rows)
-            Gemm.Run(false, false, n, h4, H, T.One, hp, ldp, wh, h4, T.One, From(gates, step * h4), t * h4);
-            for (int r = 0; r < n; r++)
+            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
+            for (int r = r0; r < r1; r++)
             {
                 // i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g) (in place); c_t = f ⊙ c_{t−1} + i ⊙ g; h_t = o ⊙ tanh(c_t)
                 var g = Step(gates, r, step, t, h4);
@@ -78,19 +83,20 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         }
     }
 
-    private protected override void BackwardSteps(int n, int t)
+    private protected override void PrepareBackward(int n, int t) =>
+        Workspace.Ensure(ref _stepGradC, n, t, H).Clear();            // no gradient from beyond the last step
+
+    private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         int h4 = 4 * H;
         var gates = _gates!; var cs = _cs!; var tcs = _tanhC!; var c0 = _c0!;
         var sg = _stepGradH!; var da = _da!; var dc0 = _dc0!;
-        var sgc = Workspace.Ensure(ref _stepGradC, n, t, H);
-        sgc.Clear();                                                  // no gradient from beyond the last step
-        var wh = Wh.Value.Span;
-        var s1 = _s1.AsSpan();
+        var sgc = _stepGradC!;
+        var s1 = Scratch(part, 0);
         bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = 0; r < n; r++)
+            for (int r = r0; r < r1; r++)
             {
                 var g = Step(gates, r, step, t, h4);
                 var tc = Step(tcs, r, step, t, H);
@@ -105,8 +111,8 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
                 else LstmKernels.BackwardRow<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
-            var dst = PrevGradH(step, t, out int ldd);
-            Gemm.Run(false, true, n, H, h4, T.One, From(da, step * h4), t * h4, wh, h4, T.One, dst, ldd);
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, h4), t * h4, dst, ldd);
         }
     }
 }

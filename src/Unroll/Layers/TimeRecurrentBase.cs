@@ -15,7 +15,7 @@ namespace Unroll.Layers;
 /// starts at <c>(n·T + t)·width</c>. The per-step GEMMs address them in place with a leading dimension of T·width.
 /// Workspaces are allocated once per (N,T) and reused: a steady-state Forward/Backward allocates nothing.
 /// </remarks>
-public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
 {
     private protected readonly int D, H, K;
     private readonly Parameter<T>[] _params;
@@ -49,7 +49,6 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         Wx = wx; Wh = wh; B = b;
         Stateful = stateful;
         _params = [wx, wh, b, .. extra];
-        _s1 = new T[H]; _s2 = new T[H];
     }
 
     /// <summary>Number of gate blocks k (1, 4 or 3).</summary>
@@ -68,8 +67,46 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         _ => "TimeRNN",
     };
 
-    /// <summary>Two scratch rows of length H for the elementwise step kernels.</summary>
-    private protected readonly T[] _s1, _s2;
+    /// <summary>Scratch rows (2·H) for the elementwise step kernels, one per batch part (parts run concurrently).</summary>
+    private T[][] _scratch = [];
+
+    /// <summary>Scratch row s (0 or 1) of length H for batch part <paramref name="part"/>.</summary>
+    private protected Span<T> Scratch(int part, int s) => _scratch[part].AsSpan(s * H, H);
+
+    /// <summary>
+    /// Batch parts the recurrence is split into (0 = automatic, the default). Each part runs the whole step loop
+    /// for its rows on its own core, with single-threaded step products against the shared pre-packed W_h, so the
+    /// cores never wait for each other inside the loop. 1 = one part: the step products themselves use
+    /// <see cref="Gemm.Threads"/> threads and the elementwise work runs on the calling thread.
+    /// Automatic: <see cref="AutoBatchParts"/>. Results do not depend on the split (every row's arithmetic is the same).
+    /// </summary>
+    public int BatchParts
+    {
+        get => _batchParts;
+        set
+        {
+            if (value < 0) throw new ArgumentException($"{Kind} '{Name}': BatchParts must be ≥ 0 (0 = automatic), got {value}.");
+            _batchParts = value;
+        }
+    }
+    private int _batchParts;
+
+    /// <summary>
+    /// The automatic split: min(<see cref="Gemm.Threads"/>, N / <see cref="MinRowsPerPart"/>) parts, at least 1.
+    /// </summary>
+    public int AutoBatchParts(int n) => Math.Max(1, Math.Min(Gemm.Threads, n / MinRowsPerPart));
+
+    /// <summary>Fewest batch rows per part in the automatic split.</summary>
+    public static int MinRowsPerPart { get; } = EnvInt("UNROLL_MIN_ROWS_PER_PART", 8);
+
+    private static int EnvInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v > 0 ? v : fallback;
+
+    private int PartsFor(int n) => Math.Min(n, _batchParts > 0 ? _batchParts : AutoBatchParts(n));
+
+    // The pass the batch parts run (IPartitionedWork state; set before the pool runs them).
+    private bool _passForward, _passSerialGemm;
+    private int _passN, _passT;
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -189,7 +226,9 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         _pending = false;
         _backwardDone = false;
 
-        ForwardSteps(xs, n, t);
+        PrepareForward(xs, n, t);
+        _whPacked.Pack(false, H, K, Wh.Value.Span, K);                // W_h (H×kH), packed once for all T steps
+        RunRows(forward: true, n, t);
 
         // Keep the last state (h_{T−1}, c_{T−1}) for the next call and for State/CellState.
         var st = Workspace.Ensure(ref _state, n, H);
@@ -220,7 +259,10 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         Workspace.Ensure(ref _dh0, n, H).Clear();
         if (HasCell) Workspace.Ensure(ref _dc0, n, H).Clear();
 
-        BackwardSteps(n, t);
+        PrepareBackward(n, t);
+        _whTPacked.Pack(true, K, H, Wh.Value.Span, K);                // W_hᵀ (kH×H), packed once for all T steps
+        RunRows(forward: false, n, t);
+        FinishBackward(n, t);
 
         AccumulateWeightGrads(n, t);
         var dxs = Workspace.Ensure(ref _dxs, n, t, D);
@@ -237,15 +279,74 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
     /// <summary>∂L/∂(h_{t−1}·Wh) per step (N,T,kH). For RNN/LSTM the same tensor as <see cref="InputGrad"/>.</summary>
     private protected virtual Tensor<T>? RecurrentGrad => _da;
 
-    /// <summary>Runs the recurrence over t steps, filling hs (and the cell's caches) from xs, h0 (and c0).</summary>
-    private protected abstract void ForwardSteps(Tensor<T> xs, int n, int t);
+    /// <summary>Before the recurrence: ensures the cell's workspaces for (n, t) and projects the inputs of all steps.</summary>
+    private protected abstract void PrepareForward(Tensor<T> xs, int n, int t);
 
     /// <summary>
-    /// Runs the backward recurrence: StepGradH holds dhs on entry; fills it with the totals, fills
-    /// <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 (cleared on entry) and DC0 (cleared on entry), and
-    /// adds cell-specific parameter gradients (e.g. GRU's BhN). Wx, Wh, B gradients are added afterwards by the base.
+    /// Runs the recurrence over t steps for batch rows [r0, r1), filling hs (and the cell's caches) from the
+    /// projected inputs, h0 (and c0). Rows are independent, so parts of the batch may run concurrently;
+    /// <paramref name="part"/> selects the scratch rows.
     /// </summary>
-    private protected abstract void BackwardSteps(int n, int t);
+    private protected abstract void ForwardRows(int r0, int r1, int t, int part);
+
+    /// <summary>Before the backward recurrence: ensures the cell's backward workspaces for (n, t).</summary>
+    private protected virtual void PrepareBackward(int n, int t) { }
+
+    /// <summary>
+    /// Runs the backward recurrence for batch rows [r0, r1): StepGradH holds dhs on entry; fills it with the totals,
+    /// fills <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 and DC0 (both cleared on entry) for these rows.
+    /// Must not write shared parameter gradients (parts run concurrently): those go into <see cref="FinishBackward"/>.
+    /// </summary>
+    private protected abstract void BackwardRows(int r0, int r1, int t, int part);
+
+    /// <summary>After all rows' backward recurrence: cell-specific parameter gradients (e.g. GRU's BhN).
+    /// Wx, Wh, B gradients are added afterwards by the base.</summary>
+    private protected virtual void FinishBackward(int n, int t) { }
+
+    private readonly GemmPackedB<T> _whPacked = new(), _whTPacked = new();
+
+    /// <summary>Splits the batch into parts and runs the forward or backward recurrence of each (concurrently when
+    /// the GEMM worker pool is free; otherwise one after the other on this thread).</summary>
+    private void RunRows(bool forward, int n, int t)
+    {
+        int parts = PartsFor(n);
+        if (_scratch.Length < parts || (_scratch.Length > 0 && _scratch[0].Length < 2 * H))
+        {
+            var sc = new T[Math.Max(parts, _scratch.Length)][];
+            for (int i = 0; i < sc.Length; i++) sc[i] = new T[2 * H];
+            _scratch = sc;
+        }
+        _passForward = forward; _passN = n; _passT = t;
+        if (parts > 1)
+        {
+            _passSerialGemm = true;
+            if (GemmWorkers.Shared.TryRun(this, parts)) return;
+        }
+        // One part (or the pool is busy, e.g. another model trains on another thread): the step products may use
+        // the GEMM's own threads.
+        _passSerialGemm = false;
+        for (int p = 0; p < parts; p++) RunPart(p, parts);
+    }
+
+    /// <summary>Runs batch part <paramref name="part"/> of the current pass (IPartitionedWork; called by the pool).</summary>
+    public void RunPart(int part, int parts)
+    {
+        int r0 = (int)((long)_passN * part / parts), r1 = (int)((long)_passN * (part + 1) / parts);
+        if (r0 >= r1) return;
+        if (_passForward) ForwardRows(r0, r1, _passT, part);
+        else BackwardRows(r0, r1, _passT, part);
+    }
+
+    /// <summary>
+    /// The forward step product for rows [r0, r1): C ← beta·C + H_prev·W_h with the pre-packed W_h.
+    /// <paramref name="hp"/>/<paramref name="c"/> start at row r0.
+    /// </summary>
+    private protected void StepForwardGemm(int rows, ReadOnlySpan<T> hp, int ldh, T beta, Span<T> c, int ldc) =>
+        Gemm.RunPacked(false, rows, T.One, hp, ldh, _whPacked, beta, c, ldc, parallel: !_passSerialGemm);
+
+    /// <summary>The backward step product for rows [r0, r1): dH_prev += dR·W_hᵀ with the pre-packed W_hᵀ.</summary>
+    private protected void StepBackwardGemm(int rows, ReadOnlySpan<T> dr, int ldr, Span<T> dhp, int ldd) =>
+        Gemm.RunPacked(false, rows, T.One, dr, ldr, _whTPacked, T.One, dhp, ldd, parallel: !_passSerialGemm);
 
     /// <summary>dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)).</summary>
     private protected void ProjectInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
@@ -259,26 +360,29 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         }
     }
 
-    /// <summary>The rows of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>
-    private protected Span<T> PrevH(int step, int t, out int ld)
+    /// <summary>The rows r0.. of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>
+    private protected Span<T> PrevH(int r0, int step, int t, out int ld)
     {
-        if (step == 0) { ld = H; return _h0!.Span; }
+        if (step == 0) { ld = H; return From(_h0!, r0 * H); }
         ld = t * H;
-        return From(_hs!, (step - 1) * H);
+        return From(_hs!, (r0 * t + step - 1) * H);
     }
 
     /// <summary>The rows of h_{step−1} for batch row i (h0 at step 0).</summary>
     private protected Span<T> PrevHRow(int i, int step, int t) => step == 0 ? _h0!.Row(i) : Step(_hs!, i, step - 1, t, H);
 
-    /// <summary>The destination for ∂L/∂h_{step−1}: StepGradH rows of step−1, or DH0 at step 0 (out ld).</summary>
-    private protected Span<T> PrevGradH(int step, int t, out int ld)
+    /// <summary>The destination for ∂L/∂h_{step−1} from row r0 on: StepGradH rows of step−1, or DH0 at step 0 (out ld).</summary>
+    private protected Span<T> PrevGradH(int r0, int step, int t, out int ld)
     {
-        if (step == 0) { ld = H; return _dh0!.Span; }
+        if (step == 0) { ld = H; return From(_dh0!, r0 * H); }
         ld = t * H;
-        return From(_stepGradH!, (step - 1) * H);
+        return From(_stepGradH!, (r0 * t + step - 1) * H);
     }
 
     private protected Span<T> PrevGradHRow(int i, int step, int t) => step == 0 ? _dh0!.Row(i) : Step(_stepGradH!, i, step - 1, t, H);
+
+    /// <summary>Rows r0.. of step <paramref name="step"/> of an (N,T,width) tensor as a GEMM operand (leading dimension T·width).</summary>
+    private protected static Span<T> StepRows(Tensor<T> x, int r0, int step, int t, int width) => From(x, (r0 * t + step) * width);
 
     /// <summary>The elements of tensor <paramref name="x"/> from flat index <paramref name="offset"/> to its end.</summary>
     private protected static Span<T> From(Tensor<T> x, int offset) => x.Buffer.AsSpan(x.Offset + offset, x.Length - offset);
