@@ -99,15 +99,37 @@ public class SimdMathTests
     }
 
     [Fact]
-    public void PartialLoadAndStoreTouchOnlyTheTail()
+    public void TailAccessTouchesOnlyTheTail()
     {
+        if (!Vector512.IsHardwareAccelerated) return;      // masked AVX-512 moves
         var src = Enumerable.Range(1, 21).Select(i => (float)i).ToArray();
-        var v = SimdMath.Load(src, 16);                    // 5 elements left
+        var v = SimdMath.TailVector.Load(src, 16);         // 5 elements left
         for (int j = 0; j < 16; j++) Assert.Equal(j < 5 ? 17f + j : 0f, v[j]);
         var dst = new float[21];
-        SimdMath.Store(Vector512.Create(9f), dst, 16);
+        SimdMath.TailVector.Store(Vector512.Create(9f), dst, 16);
         for (int j = 0; j < 21; j++) Assert.Equal(j >= 16 ? 9f : 0f, dst[j]);
-        SimdMath.Store(Vector512.Create(7f), dst, 0);
+        SimdMath.FullVector.Store(Vector512.Create(7f), dst, 0);
         for (int j = 0; j < 21; j++) Assert.Equal(j < 16 ? 7f : 9f, dst[j]);
+        Assert.Equal(Vector512.Create(7f), SimdMath.FullVector.Load(dst, 0));
+        // a tail at the very end of an array: the masked lanes past the end are neither read (no fault) nor written
+        var last = new float[3] { 1, 2, 3 };
+        Assert.Equal(3f, SimdMath.TailVector.Load(last, 2)[0]);
+        SimdMath.TailVector.Store(Vector512.Create(5f), last.AsSpan(0, 2), 1);
+        Assert.Equal(new float[] { 1, 5, 3 }, last);
+    }
+
+    [Fact]
+    public void ReciprocalIsWithinAnUlp()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        double worst = 0;
+        for (float d = 1f; d < 1e30f; d *= 1.0001f)
+        {
+            float r = SimdMath.Reciprocal(Vector512.Create(d))[0];
+            double exact = 1.0 / d;
+            worst = Math.Max(worst, Math.Abs(r - exact) / (MathF.BitIncrement((float)exact) - (float)exact));
+        }
+        Assert.True(worst <= 1, $"reciprocal: max error {worst:F2} ulp");
+        Assert.True(float.IsNaN(SimdMath.Reciprocal(Vector512.Create(float.NaN))[0]));
     }
 }

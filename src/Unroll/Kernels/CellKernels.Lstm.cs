@@ -11,7 +11,7 @@ namespace Unroll.Kernels;
 /// The elementwise part of one LSTM step for ONE batch row (H = hidden size), fused into a single pass: the forward
 /// gate nonlinearities and cell update, and the backward through them. Used by <c>Layers.TimeLSTM</c> between the
 /// per-step GEMMs. Each fused kernel dispatches: float on AVX-512 hardware → one pass over the row in Vector512
-/// registers (<see cref="SimdMath"/>'s σ and tanh, ≤ 2.2 and ≤ 1.3 ulp); anything else (double, no AVX-512) → the reference
+/// registers (<see cref="SimdMath"/>'s σ and tanh, ≤ 2.4 and ≤ 1.3 ulp); anything else (double, no AVX-512) → the reference
 /// kernel beside it (same signature: the TensorPrimitives sequence the layer ran before, one pass per operation).
 /// </summary>
 /// <remarks>
@@ -63,23 +63,29 @@ public static class LstmKernels
         TP.Multiply<T>(o, tanhC, h);                          // h_t = o ⊙ tanh(c_t)
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call: tier-0 Vector512 code is ~10x slower
     private static void ForwardRowF(Span<float> gates, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> tanhC, Span<float> h)
     {
-        int hs = c.Length;
+        int hs = c.Length, j = 0;
         var gi = gates[..hs]; var gf = gates.Slice(hs, hs); var gg = gates.Slice(2 * hs, hs); var go = gates.Slice(3 * hs, hs);
-        for (int j = 0; j < hs; j += Vector512<float>.Count)
-        {
-            var i = SigmoidF(Load(gi, j));
-            var f = SigmoidF(Load(gf, j));
-            var g = TanhF(Load(gg, j));
-            var o = SigmoidF(Load(go, j));
-            var cv = Vector512.FusedMultiplyAdd(i, g, f * Load(cPrev, j));   // c = f ⊙ c_{t−1} + i ⊙ g
-            var tc = TanhF(cv);
-            Store(i, gi, j); Store(f, gf, j); Store(g, gg, j); Store(o, go, j);
-            Store(cv, c, j);
-            Store(tc, tanhC, j);
-            Store(o * tc, h, j);                                               // h = o ⊙ tanh(c)
-        }
+        for (; j <= hs - Vector512<float>.Count; j += Vector512<float>.Count) ForwardBody<FullVector>(gi, gf, gg, go, cPrev, c, tanhC, h, j);
+        if (j < hs) ForwardBody<TailVector>(gi, gf, gg, go, cPrev, c, tanhC, h, j);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForwardBody<TA>(Span<float> gi, Span<float> gf, Span<float> gg, Span<float> go, ReadOnlySpan<float> cPrev,
+                                        Span<float> c, Span<float> tanhC, Span<float> h, int j) where TA : struct, IRowAccess
+    {
+        var i = SigmoidF(TA.Load(gi, j));
+        var f = SigmoidF(TA.Load(gf, j));
+        var g = TanhF(TA.Load(gg, j));
+        var o = SigmoidF(TA.Load(go, j));
+        var cv = Vector512.FusedMultiplyAdd(i, g, f * TA.Load(cPrev, j));   // c = f ⊙ c_{t−1} + i ⊙ g
+        var tc = TanhF(cv);
+        TA.Store(i, gi, j); TA.Store(f, gf, j); TA.Store(g, gg, j); TA.Store(o, go, j);
+        TA.Store(cv, c, j);
+        TA.Store(tc, tanhC, j);
+        TA.Store(o * tc, h, j);                                               // h = o ⊙ tanh(c)
     }
 
     /// <summary>
@@ -137,31 +143,40 @@ public static class LstmKernels
         CellMath.Flush(d, flushThreshold);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call: tier-0 Vector512 code is ~10x slower
     private static void BackwardRowF(ReadOnlySpan<float> gates, ReadOnlySpan<float> tanhC, ReadOnlySpan<float> cPrev, Span<float> dh,
                                      Span<float> dc, Span<float> da, Span<float> dcPrev, float flushThreshold)
     {
-        int hs = dh.Length;
+        int hs = dh.Length, j = 0;
         var gi = gates[..hs]; var gf = gates.Slice(hs, hs); var gg = gates.Slice(2 * hs, hs); var go = gates.Slice(3 * hs, hs);
         var di = da[..hs]; var df = da.Slice(hs, hs); var dg = da.Slice(2 * hs, hs); var dO = da.Slice(3 * hs, hs);
         var thr = Vector512.Create(flushThreshold);       // ≤ 0 flushes nothing (|x| < thr is never true)
+        for (; j <= hs - Vector512<float>.Count; j += Vector512<float>.Count)
+            BackwardBody<FullVector>(gi, gf, gg, go, tanhC, cPrev, dh, dc, di, df, dg, dO, dcPrev, thr, j);
+        if (j < hs) BackwardBody<TailVector>(gi, gf, gg, go, tanhC, cPrev, dh, dc, di, df, dg, dO, dcPrev, thr, j);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardBody<TA>(ReadOnlySpan<float> gi, ReadOnlySpan<float> gf, ReadOnlySpan<float> gg, ReadOnlySpan<float> go,
+                                         ReadOnlySpan<float> tanhC, ReadOnlySpan<float> cPrev, Span<float> dh, Span<float> dc,
+                                         Span<float> di, Span<float> df, Span<float> dg, Span<float> dO, Span<float> dcPrev,
+                                         Vector512<float> thr, int j) where TA : struct, IRowAccess
+    {
         var one = Vector512<float>.One;
-        for (int j = 0; j < hs; j += Vector512<float>.Count)
-        {
-            var i = Load(gi, j); var f = Load(gf, j); var g = Load(gg, j); var o = Load(go, j);
-            var tc = Load(tanhC, j);
-            var dhv = FlushBelow(Load(dh, j), thr);
-            Store(dhv, dh, j);
-            // inverts h_t = o ⊙ tanh(c_t): dc += dh ⊙ o ⊙ (1 − tanh²c)
-            var dcv = FlushBelow(Vector512.FusedMultiplyAdd((one - tc * tc) * o, dhv, Load(dc, j)), thr);
-            Store(dcv, dc, j);
-            // da_o = (dh ⊙ tanh c) ⊙ o(1 − o)
-            Store(FlushBelow((one - o) * o * (dhv * tc), thr), dO, j);
-            // inverts c_t = f ⊙ c_{t−1} + i ⊙ g: da_i = (dc ⊙ g) ⊙ i(1 − i), da_g = (dc ⊙ i) ⊙ (1 − g²), da_f = (dc ⊙ c_{t−1}) ⊙ f(1 − f)
-            Store(FlushBelow((one - i) * i * (dcv * g), thr), di, j);
-            Store(FlushBelow((one - g * g) * (dcv * i), thr), dg, j);
-            Store(FlushBelow((one - f) * f * (dcv * Load(cPrev, j)), thr), df, j);
-            Store(dcv * f, dcPrev, j);                                          // ∂L/∂c_{t−1} from c_t
-        }
+        var i = TA.Load(gi, j); var f = TA.Load(gf, j); var g = TA.Load(gg, j); var o = TA.Load(go, j);
+        var tc = TA.Load(tanhC, j);
+        var dhv = FlushBelow(TA.Load(dh, j), thr);
+        TA.Store(dhv, dh, j);
+        // inverts h_t = o ⊙ tanh(c_t): dc += dh ⊙ o ⊙ (1 − tanh²c)
+        var dcv = FlushBelow(Vector512.FusedMultiplyAdd((one - tc * tc) * o, dhv, TA.Load(dc, j)), thr);
+        TA.Store(dcv, dc, j);
+        // da_o = (dh ⊙ tanh c) ⊙ o(1 − o)
+        TA.Store(FlushBelow((one - o) * o * (dhv * tc), thr), dO, j);
+        // inverts c_t = f ⊙ c_{t−1} + i ⊙ g: da_i = (dc ⊙ g) ⊙ i(1 − i), da_g = (dc ⊙ i) ⊙ (1 − g²), da_f = (dc ⊙ c_{t−1}) ⊙ f(1 − f)
+        TA.Store(FlushBelow((one - i) * i * (dcv * g), thr), di, j);
+        TA.Store(FlushBelow((one - g * g) * (dcv * i), thr), dg, j);
+        TA.Store(FlushBelow((one - f) * f * (dcv * TA.Load(cPrev, j)), thr), df, j);
+        TA.Store(dcv * f, dcPrev, j);                                           // ∂L/∂c_{t−1} from c_t
     }
 
     private static void CheckForward(int gates, int cPrev, int c, int tanhC, int h)

@@ -32,14 +32,28 @@ public static class RnnKernels
         else TP.Tanh<T>(row, row);                            // h_t = tanh(a_t)
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call: tier-0 Vector512 code is ~10x slower
     private static void ForwardRowF(Span<float> a, bool relu)
     {
-        for (int j = 0; j < a.Length; j += Vector512<float>.Count)
+        int j = 0;
+        if (relu)
         {
-            var x = Load(a, j);
-            Store(relu ? Vector512.Max(x, Vector512<float>.Zero) : TanhF(x), a, j);   // Max: IEEE maximum (NaN → NaN, max(−0, 0) = +0)
+            for (; j <= a.Length - Vector512<float>.Count; j += Vector512<float>.Count) ReluBody<FullVector>(a, j);
+            if (j < a.Length) ReluBody<TailVector>(a, j);
+        }
+        else
+        {
+            for (; j <= a.Length - Vector512<float>.Count; j += Vector512<float>.Count) TanhBody<FullVector>(a, j);
+            if (j < a.Length) TanhBody<TailVector>(a, j);
         }
     }
+
+    // Max: IEEE maximum (NaN → NaN, max(−0, 0) = +0), as TensorPrimitives.Max
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ReluBody<TA>(Span<float> a, int j) where TA : struct, IRowAccess => TA.Store(Vector512.Max(TA.Load(a, j), Vector512<float>.Zero), a, j);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TanhBody<TA>(Span<float> a, int j) where TA : struct, IRowAccess => TA.Store(TanhF(TA.Load(a, j)), a, j);
 
     /// <summary>
     /// Backward of one row: <paramref name="dh"/> (H) = total ∂L/∂h_t, flushed in place; <paramref name="da"/> (H) =
@@ -70,19 +84,25 @@ public static class RnnKernels
         CellMath.Flush(d, flushThreshold);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // fully optimised from the first call: tier-0 Vector512 code is ~10x slower
     private static void BackwardRowF(ReadOnlySpan<float> h, Span<float> dh, Span<float> da, bool relu, float flushThreshold)
     {
         var thr = Vector512.Create(flushThreshold);
-        for (int j = 0; j < dh.Length; j += Vector512<float>.Count)
-        {
-            var hv = Load(h, j);
-            var dhv = FlushBelow(Load(dh, j), thr);
-            Store(dhv, dh, j);
-            var d = relu
-                ? Vector512.ConditionalSelect(Vector512.GreaterThan(hv, Vector512<float>.Zero), dhv, Vector512<float>.Zero) // h > 0 ? dh : 0
-                : (Vector512<float>.One - hv * hv) * dhv;                                                             // dh ⊙ (1 − h²)
-            Store(FlushBelow(d, thr), da, j);
-        }
+        int j = 0;
+        for (; j <= dh.Length - Vector512<float>.Count; j += Vector512<float>.Count) BackwardBody<FullVector>(h, dh, da, relu, thr, j);
+        if (j < dh.Length) BackwardBody<TailVector>(h, dh, da, relu, thr, j);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BackwardBody<TA>(ReadOnlySpan<float> h, Span<float> dh, Span<float> da, bool relu, Vector512<float> thr, int j) where TA : struct, IRowAccess
+    {
+        var hv = TA.Load(h, j);
+        var dhv = FlushBelow(TA.Load(dh, j), thr);
+        TA.Store(dhv, dh, j);
+        var d = relu
+            ? Vector512.ConditionalSelect(Vector512.GreaterThan(hv, Vector512<float>.Zero), dhv, Vector512<float>.Zero)  // h > 0 ? dh : 0
+            : (Vector512<float>.One - hv * hv) * dhv;                                                               // dh ⊙ (1 − h²)
+        TA.Store(FlushBelow(d, thr), da, j);
     }
 
     private static void Check(int h, int dh, int da)
