@@ -2,7 +2,6 @@ using System.Numerics;
 using Unroll.Init;
 using Unroll.Kernels;
 using Unroll.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
@@ -66,6 +65,7 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         int h4 = 4 * H;
         var gates = _gates!; var cs = _cs!; var tcs = _tanhC!;
         var hs = _hs!; var c0 = _c0!;
+        bool reference = UseReferenceKernels;
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
@@ -73,21 +73,12 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
             StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
             for (int r = r0; r < r1; r++)
             {
+                // i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g) (in place); c_t = f ⊙ c_{t−1} + i ⊙ g; h_t = o ⊙ tanh(c_t)
                 var g = Step(gates, r, step, t, h4);
-                var ifg = g[..(2 * H)];
-                TP.Sigmoid<T>(ifg, ifg);                              // i, f = σ(a_i), σ(a_f)
-                var gg = g.Slice(2 * H, H);
-                TP.Tanh<T>(gg, gg);                                   // g = tanh(a_g)
-                var o = g.Slice(3 * H, H);
-                TP.Sigmoid<T>(o, o);                                  // o = σ(a_o)
-                var i = g[..H]; var f = g.Slice(H, H);
                 var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
-                var c = Step(cs, r, step, t, H);
-                TP.Multiply<T>(f, cp, c);                             // c = f ⊙ c_{t−1}
-                TP.FusedMultiplyAdd<T>(i, gg, c, c);                  //   + i ⊙ g
-                var tc = Step(tcs, r, step, t, H);
-                TP.Tanh<T>(c, tc);                                    // tanh(c_t)
-                TP.Multiply<T>(o, tc, Step(hs, r, step, t, H));       // h_t = o ⊙ tanh(c_t)
+                var c = Step(cs, r, step, t, H); var tc = Step(tcs, r, step, t, H); var h = Step(hs, r, step, t, H);
+                if (reference) LstmKernels.ForwardRowReference<T>(g, cp, c, tc, h);
+                else LstmKernels.ForwardRow<T>(g, cp, c, tc, h);
             }
         }
     }
@@ -102,37 +93,22 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         var sg = _stepGradH!; var da = _da!; var dc0 = _dc0!;
         var sgc = _stepGradC!;
         var s1 = Scratch(part, 0);
+        bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
             for (int r = r0; r < r1; r++)
             {
                 var g = Step(gates, r, step, t, h4);
-                var i = g[..H]; var f = g.Slice(H, H); var gg = g.Slice(2 * H, H); var o = g.Slice(3 * H, H);
                 var tc = Step(tcs, r, step, t, H);
                 var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
                 var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
                 var dc = Step(sgc, r, step, t, H);                    // holds ∂L/∂c_t from c_{t+1}
                 var d = Step(da, r, step, t, h4);
-                Flush(dh);
-                // inverts h_t = o ⊙ tanh(c_t): dc += dh ⊙ o ⊙ (1 − tanh²c)   (dc is now the total ∂L/∂c_t)
-                TP.Multiply<T>(tc, tc, s1);
-                TP.Subtract<T>(T.One, s1, s1);
-                TP.Multiply<T>(s1, o, s1);
-                TP.FusedMultiplyAdd<T>(s1, dh, dc, dc);
-                Flush(dc);
-                //                              do = dh ⊙ tanh(c_t) → da_o = do ⊙ o(1 − o)
-                TP.Multiply<T>(dh, tc, s1);
-                SigmoidBackward(o, s1, d.Slice(3 * H, H));
-                // inverts c_t = f ⊙ c_{t−1} + i ⊙ g:
-                TP.Multiply<T>(dc, gg, s1);                           // di = dc ⊙ g → da_i = di ⊙ i(1 − i)
-                SigmoidBackward(i, s1, d[..H]);
-                TP.Multiply<T>(dc, i, s1);                            // dg = dc ⊙ i → da_g = dg ⊙ (1 − g²)
-                TanhBackward(gg, s1, d.Slice(2 * H, H));
-                TP.Multiply<T>(dc, cp, s1);                           // df = dc ⊙ c_{t−1} → da_f = df ⊙ f(1 − f)
-                SigmoidBackward(f, s1, d.Slice(H, H));
                 var dcp = step == 0 ? dc0.Row(r) : Step(sgc, r, step - 1, t, H);
-                TP.Multiply<T>(dc, f, dcp);                           // ∂L/∂c_{t−1} (from c_t) = dc ⊙ f
-                Flush(d);
+                // inverts h_t = o ⊙ tanh(c_t) and c_t = f ⊙ c_{t−1} + i ⊙ g: dc += dh ⊙ o ⊙ (1 − tanh²c) (now total),
+                // da = [dc⊙g⊙i(1−i) | dc⊙c_{t−1}⊙f(1−f) | dc⊙i⊙(1−g²) | dh⊙tanh c⊙o(1−o)], ∂L/∂c_{t−1} = dc ⊙ f; dh, dc, da flushed
+                if (reference) LstmKernels.BackwardRowReference<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
+                else LstmKernels.BackwardRow<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(r0, step, t, out int ldd);

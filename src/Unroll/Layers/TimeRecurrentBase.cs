@@ -135,6 +135,8 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     {
         if (GradFlushThreshold > T.Zero) Subnormals.FlushBelow(x, GradFlushThreshold);
     }
+    /// <summary>Run the per-row step kernels' plain reference versions (e.g. <see cref="LstmKernels.ForwardRowReference{T}"/>) instead of the fused SIMD ones — for A/B tests and benchmarks. Default false.</summary>
+    public bool UseReferenceKernels { get; set; }
     /// <inheritdoc/>
     public Parameter<T> Wx { get; }
     /// <inheritdoc/>
