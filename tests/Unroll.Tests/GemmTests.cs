@@ -176,6 +176,24 @@ public class GemmTests
         CheckCase<double>(ManagedGemm.Instance, rng, true, false, 100, 200, 270, -1, 0.5, 1, 0, 2);
     }
 
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void ManyColumnPanelsMatchReference(string backend)
+    {
+        // N > NC (1024 floats / 512 doubles per B panel at KC = 256): several column panels, where each thread keeps
+        // its packed A blocks for the later panels (GemmTuning.CacheA); serial and split over threads; both transpositions.
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(21);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                using (Gemm.Serial())
+                    CheckCase<float>(be, rng, ta, tb, 23, 1100, 300, 1, 0.5, 1, 2, 3);  // 2 panels, 2 depth blocks, this thread only
+                CheckCase<float>(be, rng, ta, tb, 45, 2200, 270, -0.5, 0, 0, 1, 0);     // parallel: ≥ 1 panel per thread
+                CheckCase<double>(be, rng, ta, tb, 17, 1050, 260, 2, 1, 3, 0, 1);       // 3 double panels
+            }
+    }
+
     [Fact]
     public void ConcurrentCallersGetCorrectResults()
     {

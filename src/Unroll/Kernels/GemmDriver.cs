@@ -68,6 +68,16 @@ internal static class GemmTuning
     /// (Reading B in place with stride ldb measured slower than packing: every row of a micro-panel is a new page.)
     /// </summary>
     public static int BPanelBytes = 1 << 20;
+    /// <summary>
+    /// When C's columns span several B panels (N &gt; NC), pack each A block once (on the first panel) and keep all of
+    /// op(A)'s part of the thread — at most <see cref="CacheAMaxElements"/> elements — instead of re-packing it per panel.
+    /// </summary>
+    public static bool CacheA = true;
+    public static int CacheAMaxElements = 1 << 21;
+    /// <summary>Packing a transposed A (rows far apart): prefetch the row this many rows ahead (0: none).</summary>
+    public static int PackPrefetchRows = 4;
+    /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
+    public static int Split;
 
 }
 
@@ -136,8 +146,11 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         int kcStep = packed ? g.PackedKc : KcStep(g.K), kcMax = kcStep;
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
+        // Several column panels: keep every packed A block (depth block pc at pc·mPad, row block ic at (ic−r0)·kc).
+        int mPad = RoundUp(r1 - r0, mr);
+        bool cacheA = GemmTuning.CacheA && c1 - c0 > NC && (long)mPad * g.K <= GemmTuning.CacheAMaxElements;
         var buf = GemmBuffers<T>.Current;
-        buf.Ensure(mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr);
+        buf.Ensure(cacheA ? mPad * g.K : mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr);
 
         for (int jc = c0; jc < c1; jc += NC)
         {
@@ -152,7 +165,8 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                 for (int ic = r0; ic < r1; ic += MC)
                 {
                     int mc = Math.Min(MC, r1 - ic);
-                    PackA(g, ic, mc, pc, kc, buf.A);
+                    T* aBlock = cacheA ? buf.A + (nint)pc * mPad + (nint)(ic - r0) * kc : buf.A;
+                    if (!cacheA || jc == c0) PackA(g, ic, mc, pc, kc, aBlock);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int n1 = Math.Min(nr, nc - jr);
@@ -161,7 +175,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int m1 = Math.Min(mr, mc - ir);
-                            T* ap = buf.A + (nint)ir * kc;
+                            T* ap = aBlock + (nint)ir * kc;
                             if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
                             else
                             {
@@ -256,37 +270,74 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     {
         int mr = TK.MR;
         T alpha = g.Alpha;
-        for (int ir = 0; ir < mc; ir += mr, dst += (nint)mr * kc)
+        if (g.TransA)
         {
-            int m1 = Math.Min(mr, mc - ir);
-            if (!g.TransA)
+            // A stored k×m: depth row p holds mc contiguous values of op(A)'s column p. Row by row (each row of A is
+            // far from the previous one, so the row GemmTuning.PackPrefetchRows ahead is prefetched), split into the MR-row panels.
+            int full = mc / mr * mr;
+            bool simd = mr >= Vector128<T>.Count && Vector128.IsHardwareAccelerated;
+            int ahead = GemmTuning.PackPrefetchRows;
+            for (int p = 0; p < kc; p++)
             {
-                int i0 = 0;
-                if (typeof(T) == typeof(float) && Avx.IsSupported)
-                    i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
-                for (int i = i0; i < m1; i++)
+                T* src = g.A + (nint)(pc + p) * g.Lda + ic;
+                if (ahead > 0 && p + ahead < kc)
                 {
-                    T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
-                    T* d = dst + i;
-                    for (int p = 0; p < kc; p++, d += mr) *d = alpha * src[p];
+                    byte* pf = (byte*)(src + (nint)ahead * g.Lda);
+                    for (int off = 0; off < mc * sizeof(T); off += 64) Sse.Prefetch0(pf + off);
+                    Sse.Prefetch0(pf + mc * sizeof(T) - 1);
                 }
-                for (int i = m1; i < mr; i++)
+                T* d = dst + (nint)p * mr;
+                int ir = 0;
+                if (simd)
+                    for (; ir < full; ir += mr, d += (nint)mr * kc) ScaleCopy(src + ir, d, mr, alpha);
+                for (; ir < mc; ir += mr, d += (nint)mr * kc)
                 {
-                    T* d = dst + i;
-                    for (int p = 0; p < kc; p++, d += mr) *d = T.Zero;
-                }
-            }
-            else
-            {
-                T* d = dst;
-                for (int p = 0; p < kc; p++, d += mr)
-                {
-                    T* src = g.A + (nint)(pc + p) * g.Lda + ic + ir;
-                    int i = 0;
-                    for (; i < m1; i++) d[i] = alpha * src[i];
+                    int m1 = Math.Min(mr, mc - ir), i = 0;
+                    for (; i < m1; i++) d[i] = alpha * src[ir + i];
                     for (; i < mr; i++) d[i] = T.Zero;
                 }
             }
+            return;
+        }
+        for (int ir = 0; ir < mc; ir += mr, dst += (nint)mr * kc)
+        {
+            int m1 = Math.Min(mr, mc - ir);
+            int i0 = 0;
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+                i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
+            for (int i = i0; i < m1; i++)
+            {
+                T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
+                T* d = dst + i;
+                for (int p = 0; p < kc; p++, d += mr) *d = alpha * src[p];
+            }
+            for (int i = m1; i < mr; i++)
+            {
+                T* d = dst + i;
+                for (int p = 0; p < kc; p++, d += mr) *d = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>d[i] = alpha·src[i] for i &lt; n, n ≥ one Vector128 (the last vector overlaps the previous one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleCopy(T* src, T* d, int n, T alpha)
+    {
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            int w = Vector256<T>.Count;
+            var av = Vector256.Create(alpha);
+            int i = 0;
+            for (; i + w <= n; i += w) (Vector256.Load(src + i) * av).Store(d + i);
+            if (i < n) (Vector256.Load(src + n - w) * av).Store(d + n - w);
+        }
+        else
+        {
+            int w = Vector128<T>.Count;
+            var av = Vector128.Create(alpha);
+            int i = 0;
+            for (; i + w <= n; i += w) (Vector128.Load(src + i) * av).Store(d + i);
+            if (i < n) (Vector128.Load(src + n - w) * av).Store(d + n - w);
         }
     }
 
