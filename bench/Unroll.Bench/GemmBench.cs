@@ -58,6 +58,7 @@ public static class GemmBench
                             case "cachea": GemmTuning.CacheA = v != 0; break;
                             case "split": GemmTuning.Split = v; break;
                             case "pf": GemmTuning.PackPrefetchRows = v; break;
+                            case "half": GemmTuning.HalfEdge = v != 0; break;
                             default: Console.Error.WriteLine($"gemm: unknown tuning key {key}"); return 2;
                         }
                     }
@@ -163,7 +164,7 @@ public static class GemmBench
     private sealed class TunedManaged : IGemmBackend
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
-        private readonly bool _cacheA = GemmTuning.CacheA;
+        private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
         public string Name { get; }
 
@@ -181,15 +182,16 @@ public static class GemmBench
                     case "cachea": _cacheA = v != 0; break;
                     case "split": _split = v; break;
                     case "pf": _pf = v; break;
+                    case "half": _half = v != 0; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int) Swap()
+        private (int, int, int, bool, int, int, bool) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows);
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows) = (_kc, _a, _b, _cacheA, _split, _pf);
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge);
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = (_kc, _a, _b, _cacheA, _split, _pf, _half);
             return old;
         }
 
@@ -198,7 +200,7 @@ public static class GemmBench
         {
             var old = Swap();
             try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows) = old; }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
         }
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
@@ -206,7 +208,7 @@ public static class GemmBench
         {
             var old = Swap();
             try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows) = old; }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
         }
     }
 

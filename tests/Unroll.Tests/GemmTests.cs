@@ -32,13 +32,15 @@ public class GemmTests
 
     private static readonly int[] Odd = [1, 2, 3, 7, 17, 31, 33, 65, 127];
 
-    // Sizes around the managed blocking: MR (10, 6, 4), NR (32, 16, 8, 4), the in-place-B row limit (40/41),
+    // Sizes around the managed blocking: MR (10, 6, 4), NR (32, 16, 8, 4) and NR/2 (the half-width edge kernel), the in-place-B row limit (40/41),
     // KC (256), MC (190 float / 90 double on AVX-512), and the parallel threshold.
     private static readonly (int m, int n, int k)[] Boundary =
     [
         (1, 1, 1), (1, 200, 9), (200, 1, 9), (1, 1, 300), (10, 32, 256), (11, 33, 257), (9, 31, 255),
         (40, 64, 20), (41, 64, 20), (20, 97, 300), (6, 16, 8), (191, 33, 5), (91, 17, 3), (45, 70, 513),
         (64, 64, 64), (70, 130, 90), (3, 300, 700), (129, 5, 260),
+        // Last column panel exactly NR/2 wide with full MR rows (the half-width kernel writing C directly).
+        (20, 48, 300), (30, 24, 70), (12, 18, 40),
     ];
 
     [Theory]

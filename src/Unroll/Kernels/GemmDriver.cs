@@ -18,6 +18,11 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     static abstract int NR { get; }
     static abstract bool IsSupported { get; }
     static abstract void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
+    /// <summary>
+    /// As <see cref="Run"/> on the first NR/2 columns only (C gets MR×NR/2 values; b keeps its row stride bs): the
+    /// ragged last column panel of a product (N mod NR ≤ NR/2) costs half the multiply-adds.
+    /// </summary>
+    static abstract void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
 }
 
 /// <summary>Portable 4×4 scalar microkernel (16 accumulators), used when no SIMD unit is available.</summary>
@@ -45,6 +50,30 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put(c, c10, c11, c12, c13, beta); c += ldc;
         Put(c, c20, c21, c22, c23, beta); c += ldc;
         Put(c, c30, c31, c32, c33, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero, c30 = T.Zero, c31 = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            T b0 = b[0], b1 = b[1];
+            c00 += a[0] * b0; c01 += a[0] * b1; c10 += a[1] * b0; c11 += a[1] * b1;
+            c20 += a[2] * b0; c21 += a[2] * b1; c30 += a[3] * b0; c31 += a[3] * b1;
+            a += 4; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put2(T* c, T x0, T x1, T beta)
+    {
+        if (beta == T.Zero) { c[0] = x0; c[1] = x1; }
+        else { c[0] = x0 + beta * c[0]; c[1] = x1 + beta * c[1]; }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -76,6 +105,8 @@ internal static class GemmTuning
     public static int CacheAMaxElements = 1 << 21;
     /// <summary>Packing a transposed A (rows far apart): prefetch the row this many rows ahead (0: none).</summary>
     public static int PackPrefetchRows = 4;
+    /// <summary>Use the NR/2-wide microkernel for a last column panel of at most NR/2 columns.</summary>
+    public static bool HalfEdge = true;
     /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
     public static int Split;
 
@@ -172,11 +203,21 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                         int n1 = Math.Min(nr, nc - jr);
                         T* bp = bBlock + (nint)jr * kc;
                         T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
+                        bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;   // ragged last panel: NR/2-wide kernel
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int m1 = Math.Min(mr, mc - ir);
                             T* ap = aBlock + (nint)ir * kc;
                             if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                            else if (half)
+                            {
+                                if (m1 == mr && n1 * 2 == nr) TK.RunHalf(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                                else
+                                {
+                                    TK.RunHalf(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
+                                    StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
+                                }
+                            }
                             else
                             {
                                 TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
