@@ -21,6 +21,8 @@ public static class GemmBench
         (700, 10000, 650, "NN"), (1024, 1024, 1024, "NN"),
         // RNN backward of h·Wh (batch 20, H 650): dh = da·Whᵀ and dWh += hᵀ·da.
         (20, 2600, 650, "NT"), (650, 20, 2600, "TN"),
+        // C2's other large products: logits = h·Eᵀ (tied E 10000×650), dE += dlogitsᵀ·h, dW_x += xᵀ·da (700 = 20×35 tokens).
+        (700, 650, 10000, "NT"), (10000, 700, 650, "TN"), (650, 700, 2600, "TN"),
     ];
 
     public static int Run(string[] args)
@@ -30,6 +32,7 @@ public static class GemmBench
         string? only = null;
         int[]? pick = null;
         bool cpuTime = false, packedMode = false;
+        string? ab = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -41,6 +44,7 @@ public static class GemmBench
                 case "--no-numpy": numpy = false; break;
                 case "--cpu-time": cpuTime = true; break;
                 case "--packed": packedMode = true; break;
+                case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--tune":   // e.g. kc=256,a=196608,b=1048576 (managed blocking, for experiments)
                     foreach (var kv in args[++i].Split(','))
@@ -51,6 +55,10 @@ public static class GemmBench
                             case "kc": GemmTuning.KC = v; break;
                             case "a": GemmTuning.ABlockBytes = v; break;
                             case "b": GemmTuning.BPanelBytes = v; break;
+                            case "cachea": GemmTuning.CacheA = v != 0; break;
+                            case "split": GemmTuning.Split = v; break;
+                            case "pf": GemmTuning.PackPrefetchRows = v; break;
+                            case "half": GemmTuning.HalfEdge = v != 0; break;
                             default: Console.Error.WriteLine($"gemm: unknown tuning key {key}"); return 2;
                         }
                     }
@@ -67,6 +75,11 @@ public static class GemmBench
         {
             var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             backends = names.Select(GemmBackends.ByName).ToList();
+        }
+        if (ab is not null)
+        {
+            var alt = new TunedManaged(ab);
+            backends.Insert(Math.Min(1, backends.Count), alt);
         }
         if (cpuTime)
         {
@@ -88,10 +101,13 @@ public static class GemmBench
         var header = new List<string> { "M", "K", "N", "op" };
         header.AddRange(backends.Select(b => b.Name));
         if (numpy) header.Add("numpy");
-        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured).
+        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured),
+        // median over the repetitions of the ratio of back-to-back measurements.
         int peer = backends.FindIndex(x => x is OpenBlasGemm);
         if (peer <= 0) peer = backends.Count > 1 ? 1 : -1;
         if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
+        int abIdx = backends.FindIndex(x => x is TunedManaged);
+        if (abIdx > 0) header.Add("tuned/default, paired median [quartiles]");
         Console.WriteLine("| " + string.Join(" | ", header) + " |");
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count)));
 
@@ -129,12 +145,71 @@ public static class GemmBench
                 numpyCore ??= core;
                 row.Add(F(gf));
             }
-            if (peer > 0) row.Add((med[0] / med[peer]).ToString("0.00", CultureInfo.InvariantCulture));
+            if (peer > 0)   // paired: median over repetitions of the ratio measured back to back
+                row.Add(Median(g[0].Zip(g[peer], (x, y) => x / y).ToList()).ToString("0.00", CultureInfo.InvariantCulture));
+            if (abIdx > 0)
+            {
+                // Paired: median over repetitions of (tuned / default) measured back to back, and its spread (quartiles).
+                var pr = g[abIdx].Zip(g[0], (x, y) => x / y).Order().ToArray();
+                row.Add($"{Median(pr.ToList()).ToString("0.000", CultureInfo.InvariantCulture)} [{pr[pr.Length / 4].ToString("0.00", CultureInfo.InvariantCulture)}–{pr[pr.Length * 3 / 4].ToString("0.00", CultureInfo.InvariantCulture)}]");
+            }
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
         Console.WriteLine($"# load average at end: {LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..</c>), swapped in around each call.</summary>
+    private sealed class TunedManaged : IGemmBackend
+    {
+        private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
+        private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
+        private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
+        public string Name { get; }
+
+        public TunedManaged(string spec)
+        {
+            Name = $"managed ({spec})";
+            foreach (var kv in spec.Split(','))
+            {
+                var (key, v) = (kv.Split('=')[0], int.Parse(kv.Split('=')[1], CultureInfo.InvariantCulture));
+                switch (key)
+                {
+                    case "kc": _kc = v; break;
+                    case "a": _a = v; break;
+                    case "b": _b = v; break;
+                    case "cachea": _cacheA = v != 0; break;
+                    case "split": _split = v; break;
+                    case "pf": _pf = v; break;
+                    case "half": _half = v != 0; break;
+                    default: throw new ArgumentException($"gemm --ab: unknown key {key}");
+                }
+            }
+        }
+
+        private (int, int, int, bool, int, int, bool) Swap()
+        {
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge);
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = (_kc, _a, _b, _cacheA, _split, _pf, _half);
+            return old;
+        }
+
+        public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+                         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        {
+            var old = Swap();
+            try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+        }
+
+        public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+                         ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        {
+            var old = Swap();
+            try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+        }
     }
 
     // The recurrent step products: forward C(m×4H) += h(m×H)·W_h (NN), backward dh(m×H) += da(m×4H)·W_hᵀ (NT).

@@ -30,6 +30,14 @@ internal sealed class GemmWorkers
     private readonly object _gate = new();
     private readonly List<ManualResetEventSlim> _start = [];
     private readonly ManualResetEventSlim _done = new(false, spinCount: 200);
+
+    private GemmWorkers()
+    {
+        // A ManualResetEventSlim creates its internal lock object (24 bytes) the first time a thread blocks on it.
+        // Block once here (1 ms timeout, event unset) so that a caller's first blocking wait, possibly in the middle of
+        // a steady-state loop that is asserted to allocate nothing, does not allocate.
+        _done.Wait(1);
+    }
     private IPartitionedWork? _work;
     private int _completed, _generation;
     private Exception? _error;

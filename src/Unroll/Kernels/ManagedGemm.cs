@@ -198,7 +198,8 @@ public sealed class ManagedGemm : IGemmBackend
             int mt = CeilDiv(_g.M, _mr), nt = CeilDiv(_g.N, _nr);
             // Each thread packs its own panels, so the operand along the split is packed once and the other one
             // `parts` times: split columns (A re-packed) when A is the smaller operand, else rows (B re-packed).
-            if (mt < parts || (nt >= parts && _g.N >= _g.M))
+            bool columns = GemmTuning.Split switch { 1 => nt >= parts, 2 => mt < parts, _ => mt < parts || (nt >= parts && _g.N >= _g.M) };
+            if (columns)
             {
                 int t0 = (int)((long)nt * part / parts), t1 = (int)((long)nt * (part + 1) / parts);
                 _compute(_g, 0, _g.M, Math.Min(_g.N, t0 * _nr), Math.Min(_g.N, t1 * _nr));
