@@ -31,6 +31,16 @@ public class BatchSplitTests
         Compare<double>(cell, n, t, d, h, parts);
 
     [Fact]
+    public void Automatic_split_keeps_a_large_W_h_in_one_part_and_small_batches_whole()
+    {
+        var big = (TimeRecurrentBase<float>)RecurrentLayers.Create<float>(CellType.Lstm, 4, 650, new Rng(1));  // W_h 6.8 MB
+        Assert.Equal(1, big.AutoBatchParts(64));
+        var small = (TimeRecurrentBase<float>)RecurrentLayers.Create<float>(CellType.Lstm, 4, 128, new Rng(1)); // 256 KiB
+        Assert.Equal(1, small.AutoBatchParts(TimeRecurrentBase<float>.MinRowsPerPart * 2 - 1));
+        // (with N ≥ 2·MinRowsPerPart it is min(Gemm.Threads, N / MinRowsPerPart) — not asserted: other tests set Gemm.Threads)
+    }
+
+    [Fact]
     public void Negative_batch_parts_is_rejected()
     {
         var layer = (TimeRecurrentBase<float>)RecurrentLayers.Create<float>(CellType.Lstm, 2, 3, new Rng(1));

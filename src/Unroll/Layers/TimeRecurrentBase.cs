@@ -92,11 +92,22 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private int _batchParts;
 
     /// <summary>
-    /// The automatic split: min(<see cref="Gemm.Threads"/>, N / <see cref="MinRowsPerPart"/>) parts, at least 1.
+    /// The automatic split: min(<see cref="Gemm.Threads"/>, N / <see cref="MinRowsPerPart"/>) parts (at least 1) when
+    /// W_h (H × kH) is at most <see cref="SplitMaxWhBytes"/>, else 1 part. Each part streams the whole packed W_h
+    /// at every step; while W_h stays in a core's L2 that is free, but a large W_h (C2: 650×2600 floats, 6.8 MB)
+    /// is better shared by splitting each step product's columns between the threads (each streams half of it, and
+    /// every loaded element serves all rows): measured 1.46× (forward) and 1.17× (backward) per CPU-second for
+    /// M = 20, H = 650 (docs/benchmarks.md, "How two threads should share a step").
     /// </summary>
-    public int AutoBatchParts(int n) => Math.Max(1, Math.Min(Gemm.Threads, n / MinRowsPerPart));
+    public int AutoBatchParts(int n) =>
+        (long)H * K * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() > SplitMaxWhBytes ? 1
+        : Math.Max(1, Math.Min(Gemm.Threads, n / MinRowsPerPart));
 
-    /// <summary>Fewest batch rows per part in the automatic split.</summary>
+    /// <summary>Largest W_h (bytes) for which the automatic split divides the batch (1 MiB: half a core's L2 here;
+    /// environment variable <c>UNROLL_SPLIT_MAX_WH_BYTES</c> overrides it, for experiments).</summary>
+    public static long SplitMaxWhBytes { get; } = EnvInt("UNROLL_SPLIT_MAX_WH_BYTES", 1 << 20);
+
+    /// <summary>Fewest batch rows per part in the automatic split (8; <c>UNROLL_MIN_ROWS_PER_PART</c> overrides it, for experiments).</summary>
     public static int MinRowsPerPart { get; } = EnvInt("UNROLL_MIN_ROWS_PER_PART", 8);
 
     private static int EnvInt(string name, int fallback) =>
