@@ -10,6 +10,8 @@ namespace Unroll.Bench;
 /// issue's shapes (plus the two transposed products of an RNN backward step) for every available backend,
 /// repetitions alternating between backends, median reported; numpy (subprocess, bench/reference/numpy_gemm.py)
 /// is measured right after each shape when <c>/usr/bin/python3 -c "import numpy"</c> works.
+/// <c>gemm --packed [--reps N] [--min-ms T]</c>: the managed backend's <c>Run</c> (packs B every call) against
+/// <c>RunPacked</c> (B packed once, <see cref="GemmPackedB{T}"/>) on the recurrent step shapes, one thread, CPU time.
 /// </summary>
 public static class GemmBench
 {
@@ -19,6 +21,8 @@ public static class GemmBench
         (700, 10000, 650, "NN"), (1024, 1024, 1024, "NN"),
         // RNN backward of h·Wh (batch 20, H 650): dh = da·Whᵀ and dWh += hᵀ·da.
         (20, 2600, 650, "NT"), (650, 20, 2600, "TN"),
+        // C2's other large products: logits = h·Eᵀ (tied E 10000×650), dE += dlogitsᵀ·h, dW_x += xᵀ·da (700 = 20×35 tokens).
+        (700, 650, 10000, "NT"), (10000, 700, 650, "TN"), (650, 700, 2600, "TN"),
     ];
 
     public static int Run(string[] args)
@@ -27,7 +31,8 @@ public static class GemmBench
         bool numpy = true;
         string? only = null;
         int[]? pick = null;
-        bool cpuTime = false;
+        bool cpuTime = false, packedMode = false;
+        string? ab = null;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -38,6 +43,8 @@ public static class GemmBench
                 case "--backends": only = args[++i]; break;
                 case "--no-numpy": numpy = false; break;
                 case "--cpu-time": cpuTime = true; break;
+                case "--packed": packedMode = true; break;
+                case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--tune":   // e.g. kc=256,a=196608,b=1048576 (managed blocking, for experiments)
                     foreach (var kv in args[++i].Split(','))
@@ -48,6 +55,10 @@ public static class GemmBench
                             case "kc": GemmTuning.KC = v; break;
                             case "a": GemmTuning.ABlockBytes = v; break;
                             case "b": GemmTuning.BPanelBytes = v; break;
+                            case "cachea": GemmTuning.CacheA = v != 0; break;
+                            case "split": GemmTuning.Split = v; break;
+                            case "pf": GemmTuning.PackPrefetchRows = v; break;
+                            case "half": GemmTuning.HalfEdge = v != 0; break;
                             default: Console.Error.WriteLine($"gemm: unknown tuning key {key}"); return 2;
                         }
                     }
@@ -56,6 +67,7 @@ public static class GemmBench
             }
         }
 
+        if (packedMode) return RunPackedComparison(reps, minMs);
         var backends = new List<IGemmBackend> { ManagedGemm.Instance };
         if (OpenBlasGemm.TryLoad(out var ob, out var err)) backends.Add(ob!);
         else Console.WriteLine($"# openblas: not available ({err})");
@@ -63,6 +75,11 @@ public static class GemmBench
         {
             var names = only.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             backends = names.Select(GemmBackends.ByName).ToList();
+        }
+        if (ab is not null)
+        {
+            var alt = new TunedManaged(ab);
+            backends.Insert(Math.Min(1, backends.Count), alt);
         }
         if (cpuTime)
         {
@@ -84,10 +101,13 @@ public static class GemmBench
         var header = new List<string> { "M", "K", "N", "op" };
         header.AddRange(backends.Select(b => b.Name));
         if (numpy) header.Add("numpy");
-        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured).
+        // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured),
+        // median over the repetitions of the ratio of back-to-back measurements.
         int peer = backends.FindIndex(x => x is OpenBlasGemm);
         if (peer <= 0) peer = backends.Count > 1 ? 1 : -1;
         if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
+        int abIdx = backends.FindIndex(x => x is TunedManaged);
+        if (abIdx > 0) header.Add("tuned/default, paired median [quartiles]");
         Console.WriteLine("| " + string.Join(" | ", header) + " |");
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count)));
 
@@ -125,10 +145,127 @@ public static class GemmBench
                 numpyCore ??= core;
                 row.Add(F(gf));
             }
-            if (peer > 0) row.Add((med[0] / med[peer]).ToString("0.00", CultureInfo.InvariantCulture));
+            if (peer > 0)   // paired: median over repetitions of the ratio measured back to back
+                row.Add(Median(g[0].Zip(g[peer], (x, y) => x / y).ToList()).ToString("0.00", CultureInfo.InvariantCulture));
+            if (abIdx > 0)
+            {
+                // Paired: median over repetitions of (tuned / default) measured back to back, and its spread (quartiles).
+                var pr = g[abIdx].Zip(g[0], (x, y) => x / y).Order().ToArray();
+                row.Add($"{Median(pr.ToList()).ToString("0.000", CultureInfo.InvariantCulture)} [{pr[pr.Length / 4].ToString("0.00", CultureInfo.InvariantCulture)}–{pr[pr.Length * 3 / 4].ToString("0.00", CultureInfo.InvariantCulture)}]");
+            }
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
+        Console.WriteLine($"# load average at end: {LoadAverage()}");
+        return 0;
+    }
+
+    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..</c>), swapped in around each call.</summary>
+    private sealed class TunedManaged : IGemmBackend
+    {
+        private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
+        private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
+        private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
+        public string Name { get; }
+
+        public TunedManaged(string spec)
+        {
+            Name = $"managed ({spec})";
+            foreach (var kv in spec.Split(','))
+            {
+                var (key, v) = (kv.Split('=')[0], int.Parse(kv.Split('=')[1], CultureInfo.InvariantCulture));
+                switch (key)
+                {
+                    case "kc": _kc = v; break;
+                    case "a": _a = v; break;
+                    case "b": _b = v; break;
+                    case "cachea": _cacheA = v != 0; break;
+                    case "split": _split = v; break;
+                    case "pf": _pf = v; break;
+                    case "half": _half = v != 0; break;
+                    default: throw new ArgumentException($"gemm --ab: unknown key {key}");
+                }
+            }
+        }
+
+        private (int, int, int, bool, int, int, bool) Swap()
+        {
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge);
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = (_kc, _a, _b, _cacheA, _split, _pf, _half);
+            return old;
+        }
+
+        public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+                         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        {
+            var old = Swap();
+            try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+        }
+
+        public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+                         ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        {
+            var old = Swap();
+            try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
+            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+        }
+    }
+
+    // The recurrent step products: forward C(m×4H) += h(m×H)·W_h (NN), backward dh(m×H) += da(m×4H)·W_hᵀ (NT).
+    private static readonly (int M, int K, int N, string Op)[] StepShapes =
+    [
+        (20, 650, 2600, "NN"), (20, 2600, 650, "NT"), (64, 128, 512, "NN"), (64, 512, 128, "NT"), (32, 128, 512, "NN"), (32, 512, 128, "NT"),
+    ];
+
+    private static int RunPackedComparison(int reps, int minMs)
+    {
+        var be = ManagedGemm.Instance;
+        Console.WriteLine($"# cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores, {Unroll.Cli.InfoCommand.SimdDescription()}");
+        Console.WriteLine($"# load average at start: {LoadAverage()}");
+        Console.WriteLine($"# {be.Name}, float32, one thread (parallel: false); {reps} repetitions (each ≥ {minMs} ms), alternating; " +
+                          "median GFLOP/s per second of this thread's CPU time; beta = 1 (the step accumulates into C)");
+        Console.WriteLine("| M | K | N | op | Run (packs B) | RunPacked (B packed once) | RunPacked/Run | Pack alone (ms) |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|");
+        foreach (var (m, k, n, op) in StepShapes)
+        {
+            bool tb = op[1] == 'T';
+            var rng = new Unroll.Tensors.Rng(1);
+            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+            int ldb = tb ? k : n;
+            var packed = new GemmPackedB<float>();
+            packed.Pack(be, tb, k, n, b, ldb);
+            double flops = 2.0 * m * n * k;
+            Action[] runs =
+            [
+                () => Gemm.Dispatch<float>(be, false, tb, m, n, k, 1f, a, k, b, ldb, 1f, c, n),
+                () => Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, 1f, c, n, parallel: false),
+                () => packed.Pack(be, tb, k, n, b, ldb),
+            ];
+            var iters = new int[runs.Length];
+            var med = new double[runs.Length];
+            using (Gemm.Serial())
+            {
+                for (int r = 0; r < runs.Length; r++)
+                {
+                    for (int w = 0; w < 3; w++) runs[r]();
+                    double t0 = KernelProbe.ThreadCpuSeconds();
+                    runs[r]();
+                    iters[r] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(KernelProbe.ThreadCpuSeconds() - t0, 1e-6)));
+                }
+                var secs = runs.Select(_ => new List<double>()).ToArray();
+                for (int rep = 0; rep < reps; rep++)
+                    for (int r = 0; r < runs.Length; r++)
+                    {
+                        double t0 = KernelProbe.ThreadCpuSeconds();
+                        for (int it = 0; it < iters[r]; it++) runs[r]();
+                        secs[r].Add((KernelProbe.ThreadCpuSeconds() - t0) / iters[r]);
+                    }
+                for (int r = 0; r < runs.Length; r++) med[r] = Median(secs[r]);
+            }
+            Console.WriteLine($"| {m} | {k} | {n} | {op} | {F(flops / med[0] / 1e9)} | {F(flops / med[1] / 1e9)} | " +
+                              $"{(med[0] / med[1]).ToString("0.00", CultureInfo.InvariantCulture)} | {(med[2] * 1e3).ToString("0.000", CultureInfo.InvariantCulture)} |");
+        }
         Console.WriteLine($"# load average at end: {LoadAverage()}");
         return 0;
     }

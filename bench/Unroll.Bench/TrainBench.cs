@@ -233,8 +233,8 @@ public static class TrainBench
             float loss = _model.Forward(_xs, _ts, _n, _t);
             _model.Backward();
             Flow?.AfterBackward(_k - 1, _ps);                          // the trainer's AfterBackward hook (--flow-every)
-            GradClip.ClipGlobalNorm(_ps, 0.25);
-            _opt.Step(_ps);
+            double norm = GradClip.GlobalNorm(_ps);                      // as Trainer.DoStep: clip inside the update
+            _opt.Step(_ps, GradClip.ClipCoefficient(norm, 0.25));
             return loss;
         }
     }

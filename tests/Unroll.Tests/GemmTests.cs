@@ -32,13 +32,15 @@ public class GemmTests
 
     private static readonly int[] Odd = [1, 2, 3, 7, 17, 31, 33, 65, 127];
 
-    // Sizes around the managed blocking: MR (10, 6, 4), NR (32, 16, 8, 4), the in-place-B row limit (40/41),
+    // Sizes around the managed blocking: MR (10, 6, 4), NR (32, 16, 8, 4) and NR/2 (the half-width edge kernel), the in-place-B row limit (40/41),
     // KC (256), MC (190 float / 90 double on AVX-512), and the parallel threshold.
     private static readonly (int m, int n, int k)[] Boundary =
     [
         (1, 1, 1), (1, 200, 9), (200, 1, 9), (1, 1, 300), (10, 32, 256), (11, 33, 257), (9, 31, 255),
         (40, 64, 20), (41, 64, 20), (20, 97, 300), (6, 16, 8), (191, 33, 5), (91, 17, 3), (45, 70, 513),
         (64, 64, 64), (70, 130, 90), (3, 300, 700), (129, 5, 260),
+        // Last column panel exactly NR/2 wide with full MR rows (the half-width kernel writing C directly).
+        (20, 48, 300), (30, 24, 70), (12, 18, 40),
     ];
 
     [Theory]
@@ -174,6 +176,24 @@ public class GemmTests
         CheckCase<float>(ManagedGemm.Instance, rng, false, false, 20, 650, 300, 1, 0, 0, 0, 0);    // in-place B, column split
         CheckCase<float>(ManagedGemm.Instance, rng, false, true, 230, 40, 300, 1, 1, 0, 0, 0);     // row split
         CheckCase<double>(ManagedGemm.Instance, rng, true, false, 100, 200, 270, -1, 0.5, 1, 0, 2);
+    }
+
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void ManyColumnPanelsMatchReference(string backend)
+    {
+        // N > NC (1024 floats / 512 doubles per B panel at KC = 256): several column panels, where each thread keeps
+        // its packed A blocks for the later panels (GemmTuning.CacheA); serial and split over threads; both transpositions.
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(21);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                using (Gemm.Serial())
+                    CheckCase<float>(be, rng, ta, tb, 23, 1100, 300, 1, 0.5, 1, 2, 3);  // 2 panels, 2 depth blocks, this thread only
+                CheckCase<float>(be, rng, ta, tb, 45, 2200, 270, -0.5, 0, 0, 1, 0);     // parallel: ≥ 1 panel per thread
+                CheckCase<double>(be, rng, ta, tb, 17, 1050, 260, 2, 1, 3, 0, 1);       // 3 double panels
+            }
     }
 
     [Fact]

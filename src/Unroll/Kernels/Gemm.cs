@@ -70,24 +70,99 @@ public static class Gemm
         }
     }
 
-    /// <summary>Generic entry point for float or double.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>
+    /// Generic entry point for float or double. <paramref name="parallel"/> = false runs the product on the calling
+    /// thread only (managed backend; OpenBLAS keeps its own threading, see <see cref="Serial"/>).
+    /// </summary>
     public static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
-                              ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+                              ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (parallel) { Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        GemmWorkers.EnterSerial();
+        try { Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
+        finally { GemmWorkers.ExitSerial(); }
+    }
+
+    /// <summary>Calls <paramref name="be"/>'s float or double GEMM.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Dispatch<T>(IGemmBackend be, bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+                                     ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (typeof(T) == typeof(float))
-            Backend.Gemm(transA, transB, m, n, k, Unsafe.As<T, float>(ref alpha), MemoryMarshal.Cast<T, float>(a), lda,
-                         MemoryMarshal.Cast<T, float>(b), ldb, Unsafe.As<T, float>(ref beta), MemoryMarshal.Cast<T, float>(c), ldc);
+            be.Gemm(transA, transB, m, n, k, Unsafe.As<T, float>(ref alpha), MemoryMarshal.Cast<T, float>(a), lda,
+                    MemoryMarshal.Cast<T, float>(b), ldb, Unsafe.As<T, float>(ref beta), MemoryMarshal.Cast<T, float>(c), ldc);
         else if (typeof(T) == typeof(double))
-            Backend.Gemm(transA, transB, m, n, k, Unsafe.As<T, double>(ref alpha), MemoryMarshal.Cast<T, double>(a), lda,
-                         MemoryMarshal.Cast<T, double>(b), ldb, Unsafe.As<T, double>(ref beta), MemoryMarshal.Cast<T, double>(c), ldc);
+            be.Gemm(transA, transB, m, n, k, Unsafe.As<T, double>(ref alpha), MemoryMarshal.Cast<T, double>(a), lda,
+                    MemoryMarshal.Cast<T, double>(b), ldb, Unsafe.As<T, double>(ref beta), MemoryMarshal.Cast<T, double>(c), ldc);
         else throw new NotSupportedException($"Gemm: element type {typeof(T).Name} is not supported (float, double).");
     }
 
-    /// <summary>TEMPORARY shim: C ← alpha·op(A)·op(B) + beta·C with op(B) pre-packed.</summary>
-    public static void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => Run(transA, false, m, b.N, b.K, alpha, a, lda, b.Dense, b.N, beta, c, ldc);
+    /// <summary>
+    /// <c>C ← alpha·op(A)·op(B) + beta·C</c> with op(B) (k×n, <c>b.K</c>×<c>b.N</c>) pre-packed by
+    /// <see cref="GemmPackedB{T}.Pack(bool, int, int, ReadOnlySpan{T}, int)"/>; op(A) is m×k (A stored k×m when
+    /// <paramref name="transA"/>), C is m×n. <paramref name="parallel"/> = false runs on the calling thread only, so
+    /// several threads may each run a product on their own rows of A and C with one shared <paramref name="b"/>.
+    /// With <c>parallel</c> = true the managed backend splits the product over <see cref="Threads"/> like <see cref="Run{T}"/>.
+    /// beta = 0 overwrites C (NaN in C does not propagate).
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><paramref name="b"/> was never packed, or was packed for a backend other
+    /// than the current <see cref="Backend"/> (pack it again after changing the backend).</exception>
+    /// <exception cref="ArgumentException">A or C too short for their shape and leading dimension (names the operand).</exception>
+    public static void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
+                                    Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
+        => RunPacked(Backend, transA, m, alpha, a, lda, b, beta, c, ldc, parallel);
+
+    /// <summary>
+    /// As <see cref="RunPacked{T}(bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/> on a
+    /// given backend instance, which must be the one <paramref name="b"/> was packed for
+    /// (<see cref="GemmPackedB{T}.Pack(IGemmBackend, bool, int, int, ReadOnlySpan{T}, int)"/>).
+    /// </summary>
+    public static void RunPacked<T>(IGemmBackend backend, bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
+                                    Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(b);
+        if (b.Backend is null) throw new InvalidOperationException("Gemm.RunPacked: the GemmPackedB was never packed (call Pack first).");
+        if (!ReferenceEquals(b.Backend, backend))
+            throw new InvalidOperationException($"Gemm.RunPacked: B was packed for the GEMM backend '{b.Backend.Name}' but the product runs on " +
+                                                $"'{backend.Name}'; call GemmPackedB.Pack again after changing Gemm.Backend.");
+        int n = b.N, k = b.K;
+        Validate(transA, false, m, n, k, a.Length, lda, k * n, Math.Max(1, n), c.Length, ldc);
+        if (b.IsManagedLayout)
+        {
+            ((ManagedGemm)backend).RunPacked(transA, m, alpha, a, lda, b, beta, c, ldc, parallel);
+            return;
+        }
+        if (parallel) { Dispatch(backend, transA, false, m, n, k, alpha, a, lda, b.Dense, Math.Max(1, n), beta, c, ldc); return; }
+        GemmWorkers.EnterSerial();
+        try { Dispatch(backend, transA, false, m, n, k, alpha, a, lda, b.Dense, Math.Max(1, n), beta, c, ldc); }
+        finally { GemmWorkers.ExitSerial(); }
+    }
+
+    /// <summary>
+    /// Until the returned scope is disposed, every product started on this thread by the managed backend (and other
+    /// kernels on its worker pool) runs on this thread only: <c>using (Gemm.Serial()) { ... }</c>. Work already
+    /// running as a part of a pool job is serial the same way automatically, so a GEMM nested in a parallel region
+    /// never re-enters the pool. OpenBLAS's own threads are not affected.
+    /// </summary>
+    public static SerialScope Serial()
+    {
+        GemmWorkers.EnterSerial();
+        return new SerialScope(true);
+    }
+
+    /// <summary>Ends a <see cref="Serial"/> scope when disposed (once).</summary>
+    public struct SerialScope : IDisposable
+    {
+        private bool _active;
+        internal SerialScope(bool active) => _active = active;
+        public void Dispose()
+        {
+            if (!_active) return;
+            _active = false;
+            GemmWorkers.ExitSerial();
+        }
+    }
 
     /// <summary>
     /// 2-D convenience: <c>c ← alpha·op(a)·op(b) + beta·c</c> on whole tensors viewed as matrices

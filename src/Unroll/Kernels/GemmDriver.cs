@@ -18,6 +18,11 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     static abstract int NR { get; }
     static abstract bool IsSupported { get; }
     static abstract void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
+    /// <summary>
+    /// As <see cref="Run"/> on the first NR/2 columns only (C gets MR×NR/2 values; b keeps its row stride bs): the
+    /// ragged last column panel of a product (N mod NR ≤ NR/2) costs half the multiply-adds.
+    /// </summary>
+    static abstract void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
 }
 
 /// <summary>Portable 4×4 scalar microkernel (16 accumulators), used when no SIMD unit is available.</summary>
@@ -47,6 +52,30 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put(c, c30, c31, c32, c33, beta);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        T c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero, c30 = T.Zero, c31 = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            T b0 = b[0], b1 = b[1];
+            c00 += a[0] * b0; c01 += a[0] * b1; c10 += a[1] * b0; c11 += a[1] * b1;
+            c20 += a[2] * b0; c21 += a[2] * b1; c30 += a[3] * b0; c31 += a[3] * b1;
+            a += 4; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put2(T* c, T x0, T x1, T beta)
+    {
+        if (beta == T.Zero) { c[0] = x0; c[1] = x1; }
+        else { c[0] = x0 + beta * c[0]; c[1] = x1 + beta * c[1]; }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(T* c, T x0, T x1, T x2, T x3, T beta)
     {
@@ -68,6 +97,18 @@ internal static class GemmTuning
     /// (Reading B in place with stride ldb measured slower than packing: every row of a micro-panel is a new page.)
     /// </summary>
     public static int BPanelBytes = 1 << 20;
+    /// <summary>
+    /// When C's columns span several B panels (N &gt; NC), pack each A block once (on the first panel) and keep all of
+    /// op(A)'s part of the thread — at most <see cref="CacheAMaxElements"/> elements — instead of re-packing it per panel.
+    /// </summary>
+    public static bool CacheA = true;
+    public static int CacheAMaxElements = 1 << 21;
+    /// <summary>Packing a transposed A (rows far apart): prefetch the row this many rows ahead (0: none).</summary>
+    public static int PackPrefetchRows = 4;
+    /// <summary>Use the NR/2-wide microkernel for a last column panel of at most NR/2 columns.</summary>
+    public static bool HalfEdge = true;
+    /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
+    public static int Split;
 
 }
 
@@ -78,6 +119,12 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public int Lda, Ldb, Ldc, M, N, K;
     public bool TransA, TransB;
     public T Alpha, Beta;
+    /// <summary>
+    /// Non-null: op(B) is already packed (see <see cref="GemmPackedB{T}"/>) in this kernel's micro-panel layout, depth
+    /// blocks of <see cref="PackedKc"/> rows, each block <see cref="PackedNPad"/> columns wide: B and Ldb are unused.
+    /// </summary>
+    public T* PackedB;
+    public int PackedKc, PackedNPad;
 }
 
 /// <summary>
@@ -126,11 +173,15 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         if (r0 >= r1 || c0 >= c1) return;
         int mr = TK.MR, nr = TK.NR;
         // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
-        int kBlocks = (g.K + KC - 1) / KC, kcStep = (g.K + kBlocks - 1) / kBlocks, kcMax = kcStep;
+        bool packed = g.PackedB != null;
+        int kcStep = packed ? g.PackedKc : KcStep(g.K), kcMax = kcStep;
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
+        // Several column panels: keep every packed A block (depth block pc at pc·mPad, row block ic at (ic−r0)·kc).
+        int mPad = RoundUp(r1 - r0, mr);
+        bool cacheA = GemmTuning.CacheA && c1 - c0 > NC && (long)mPad * g.K <= GemmTuning.CacheAMaxElements;
         var buf = GemmBuffers<T>.Current;
-        buf.Ensure(mcMax * kcMax, ncMax * kcMax, mr * nr);
+        buf.Ensure(cacheA ? mPad * g.K : mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr);
 
         for (int jc = c0; jc < c1; jc += NC)
         {
@@ -139,21 +190,34 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             {
                 int kc = Math.Min(kcStep, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One;
-                PackB(g, pc, kc, jc, nc, buf.B);
+                // Pre-packed: block pc starts at pc·NPad (earlier blocks hold pc rows in all), panel jc at jc·kc.
+                T* bBlock = packed ? g.PackedB + (nint)pc * g.PackedNPad + (nint)jc * kc : buf.B;
+                if (!packed) PackB(g, pc, kc, jc, nc, bBlock);
                 for (int ic = r0; ic < r1; ic += MC)
                 {
                     int mc = Math.Min(MC, r1 - ic);
-                    PackA(g, ic, mc, pc, kc, buf.A);
+                    T* aBlock = cacheA ? buf.A + (nint)pc * mPad + (nint)(ic - r0) * kc : buf.A;
+                    if (!cacheA || jc == c0) PackA(g, ic, mc, pc, kc, aBlock);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int n1 = Math.Min(nr, nc - jr);
-                        T* bp = buf.B + (nint)jr * kc;
+                        T* bp = bBlock + (nint)jr * kc;
                         T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
+                        bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;   // ragged last panel: NR/2-wide kernel
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int m1 = Math.Min(mr, mc - ir);
-                            T* ap = buf.A + (nint)ir * kc;
+                            T* ap = aBlock + (nint)ir * kc;
                             if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                            else if (half)
+                            {
+                                if (m1 == mr && n1 * 2 == nr) TK.RunHalf(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
+                                else
+                                {
+                                    TK.RunHalf(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
+                                    StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
+                                }
+                            }
                             else
                             {
                                 TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
@@ -209,7 +273,27 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         return jEnd;
     }
 
-    private static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+    internal static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>Depth of the blocks over k = <paramref name="k"/>: equal blocks of at most KC (650 → 217+217+216 rather than 256+256+138).</summary>
+    internal static int KcStep(int k)
+    {
+        int kBlocks = Math.Max(1, (k + KC - 1) / KC);
+        return Math.Max(1, (k + kBlocks - 1) / kBlocks);
+    }
+
+    /// <summary>
+    /// Packs all of op(B) (k×n) for <see cref="GemmPackedB{T}"/>: depth block pc (rows pc..pc+kc of op(B), kc =
+    /// <paramref name="kcStep"/> except the last) at dst + pc·nPad, laid out as <see cref="PackB"/> lays out a panel
+    /// (NR-column micro-panels, zero-padded to nPad = n rounded up to NR).
+    /// </summary>
+    internal static void PackWhole(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst)
+    {
+        int nPad = RoundUp(n, TK.NR);
+        var g = new GemmArgs<T> { B = b, Ldb = ldb, TransB = transB, K = k, N = n };
+        for (int pc = 0; pc < k; pc += kcStep)
+            PackB(g, pc, Math.Min(kcStep, k - pc), 0, n, dst + (nint)pc * nPad);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void StoreEdge(T* t, int nr, T* c, nint ldc, int m1, int n1, T beta)
@@ -227,37 +311,74 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     {
         int mr = TK.MR;
         T alpha = g.Alpha;
-        for (int ir = 0; ir < mc; ir += mr, dst += (nint)mr * kc)
+        if (g.TransA)
         {
-            int m1 = Math.Min(mr, mc - ir);
-            if (!g.TransA)
+            // A stored k×m: depth row p holds mc contiguous values of op(A)'s column p. Row by row (each row of A is
+            // far from the previous one, so the row GemmTuning.PackPrefetchRows ahead is prefetched), split into the MR-row panels.
+            int full = mc / mr * mr;
+            bool simd = mr >= Vector128<T>.Count && Vector128.IsHardwareAccelerated;
+            int ahead = GemmTuning.PackPrefetchRows;
+            for (int p = 0; p < kc; p++)
             {
-                int i0 = 0;
-                if (typeof(T) == typeof(float) && Avx.IsSupported)
-                    i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
-                for (int i = i0; i < m1; i++)
+                T* src = g.A + (nint)(pc + p) * g.Lda + ic;
+                if (ahead > 0 && p + ahead < kc)
                 {
-                    T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
-                    T* d = dst + i;
-                    for (int p = 0; p < kc; p++, d += mr) *d = alpha * src[p];
+                    byte* pf = (byte*)(src + (nint)ahead * g.Lda);
+                    for (int off = 0; off < mc * sizeof(T); off += 64) Sse.Prefetch0(pf + off);
+                    Sse.Prefetch0(pf + mc * sizeof(T) - 1);
                 }
-                for (int i = m1; i < mr; i++)
+                T* d = dst + (nint)p * mr;
+                int ir = 0;
+                if (simd)
+                    for (; ir < full; ir += mr, d += (nint)mr * kc) ScaleCopy(src + ir, d, mr, alpha);
+                for (; ir < mc; ir += mr, d += (nint)mr * kc)
                 {
-                    T* d = dst + i;
-                    for (int p = 0; p < kc; p++, d += mr) *d = T.Zero;
-                }
-            }
-            else
-            {
-                T* d = dst;
-                for (int p = 0; p < kc; p++, d += mr)
-                {
-                    T* src = g.A + (nint)(pc + p) * g.Lda + ic + ir;
-                    int i = 0;
-                    for (; i < m1; i++) d[i] = alpha * src[i];
+                    int m1 = Math.Min(mr, mc - ir), i = 0;
+                    for (; i < m1; i++) d[i] = alpha * src[ir + i];
                     for (; i < mr; i++) d[i] = T.Zero;
                 }
             }
+            return;
+        }
+        for (int ir = 0; ir < mc; ir += mr, dst += (nint)mr * kc)
+        {
+            int m1 = Math.Min(mr, mc - ir);
+            int i0 = 0;
+            if (typeof(T) == typeof(float) && Avx.IsSupported)
+                i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
+            for (int i = i0; i < m1; i++)
+            {
+                T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
+                T* d = dst + i;
+                for (int p = 0; p < kc; p++, d += mr) *d = alpha * src[p];
+            }
+            for (int i = m1; i < mr; i++)
+            {
+                T* d = dst + i;
+                for (int p = 0; p < kc; p++, d += mr) *d = T.Zero;
+            }
+        }
+    }
+
+    /// <summary>d[i] = alpha·src[i] for i &lt; n, n ≥ one Vector128 (the last vector overlaps the previous one).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleCopy(T* src, T* d, int n, T alpha)
+    {
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+        {
+            int w = Vector256<T>.Count;
+            var av = Vector256.Create(alpha);
+            int i = 0;
+            for (; i + w <= n; i += w) (Vector256.Load(src + i) * av).Store(d + i);
+            if (i < n) (Vector256.Load(src + n - w) * av).Store(d + n - w);
+        }
+        else
+        {
+            int w = Vector128<T>.Count;
+            var av = Vector128.Create(alpha);
+            int i = 0;
+            for (; i + w <= n; i += w) (Vector128.Load(src + i) * av).Store(d + i);
+            if (i < n) (Vector128.Load(src + n - w) * av).Store(d + n - w);
         }
     }
 

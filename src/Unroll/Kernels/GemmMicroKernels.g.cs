@@ -23,12 +23,21 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(T* c, Vector512<T> x0, Vector512<T> x1, T beta)
+    private static void Put2(T* c, Vector512<T> x0, Vector512<T> x1, T beta)
     {
         int w = Vector512<T>.Count;
         if (beta == T.Zero) { x0.Store(c + 0 * w); x1.Store(c + 1 * w); }
         else if (beta == T.One) { (Vector512.Load(c + 0 * w) + x0).Store(c + 0 * w); (Vector512.Load(c + 1 * w) + x1).Store(c + 1 * w); }
         else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c + 0 * w), x0).Store(c + 0 * w); F(bv, Vector512.Load(c + 1 * w), x1).Store(c + 1 * w); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put1(T* c, Vector512<T> x0, T beta)
+    {
+        int w = Vector512<T>.Count;
+        if (beta == T.Zero) { x0.Store(c + 0 * w); }
+        else if (beta == T.One) { (Vector512.Load(c + 0 * w) + x0).Store(c + 0 * w); }
+        else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c + 0 * w), x0).Store(c + 0 * w); }
     }
 
     /// <inheritdoc cref="IMicroKernel{T}.Run"/>
@@ -55,16 +64,52 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
             { var av = Vector512.Create(a[9]); c90 = F(av, b0, c90); c91 = F(av, b1, c91); }
             a += 10; b += bs;
         }
-        Put(c, c00, c01, beta); c += ldc;
-        Put(c, c10, c11, beta); c += ldc;
-        Put(c, c20, c21, beta); c += ldc;
-        Put(c, c30, c31, beta); c += ldc;
-        Put(c, c40, c41, beta); c += ldc;
-        Put(c, c50, c51, beta); c += ldc;
-        Put(c, c60, c61, beta); c += ldc;
-        Put(c, c70, c71, beta); c += ldc;
-        Put(c, c80, c81, beta); c += ldc;
-        Put(c, c90, c91, beta);
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta); c += ldc;
+        Put2(c, c80, c81, beta); c += ldc;
+        Put2(c, c90, c91, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalf"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 10; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z = Vector512<T>.Zero;
+        Vector512<T> c00 = z, c10 = z, c20 = z, c30 = z, c40 = z, c50 = z, c60 = z, c70 = z, c80 = z, c90 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); }
+            { var av = Vector512.Create(a[8]); c80 = F(av, b0, c80); }
+            { var av = Vector512.Create(a[9]); c90 = F(av, b0, c90); }
+            a += 10; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta); c += ldc;
+        Put1(c, c60, beta); c += ldc;
+        Put1(c, c70, beta); c += ldc;
+        Put1(c, c80, beta); c += ldc;
+        Put1(c, c90, beta);
     }
 }
 
@@ -84,12 +129,21 @@ internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFlo
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Put(T* c, Vector256<T> x0, Vector256<T> x1, T beta)
+    private static void Put2(T* c, Vector256<T> x0, Vector256<T> x1, T beta)
     {
         int w = Vector256<T>.Count;
         if (beta == T.Zero) { x0.Store(c + 0 * w); x1.Store(c + 1 * w); }
         else if (beta == T.One) { (Vector256.Load(c + 0 * w) + x0).Store(c + 0 * w); (Vector256.Load(c + 1 * w) + x1).Store(c + 1 * w); }
         else { var bv = Vector256.Create(beta); F(bv, Vector256.Load(c + 0 * w), x0).Store(c + 0 * w); F(bv, Vector256.Load(c + 1 * w), x1).Store(c + 1 * w); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put1(T* c, Vector256<T> x0, T beta)
+    {
+        int w = Vector256<T>.Count;
+        if (beta == T.Zero) { x0.Store(c + 0 * w); }
+        else if (beta == T.One) { (Vector256.Load(c + 0 * w) + x0).Store(c + 0 * w); }
+        else { var bv = Vector256.Create(beta); F(bv, Vector256.Load(c + 0 * w), x0).Store(c + 0 * w); }
     }
 
     /// <inheritdoc cref="IMicroKernel{T}.Run"/>
@@ -112,11 +166,39 @@ internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFlo
             { var av = Vector256.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
             a += 6; b += bs;
         }
-        Put(c, c00, c01, beta); c += ldc;
-        Put(c, c10, c11, beta); c += ldc;
-        Put(c, c20, c21, beta); c += ldc;
-        Put(c, c30, c31, beta); c += ldc;
-        Put(c, c40, c41, beta); c += ldc;
-        Put(c, c50, c51, beta);
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalf"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        int w = Vector256<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z = Vector256<T>.Zero;
+        Vector256<T> c00 = z, c10 = z, c20 = z, c30 = z, c40 = z, c50 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0 * w);
+            { var av = Vector256.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector256.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector256.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector256.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector256.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector256.Create(a[5]); c50 = F(av, b0, c50); }
+            a += 6; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta);
     }
 }

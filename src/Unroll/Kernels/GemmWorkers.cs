@@ -12,14 +12,32 @@ internal interface IPartitionedWork
 /// and the caller returns when every part has finished. A worker that the OS has not scheduled yet simply finds
 /// nothing left to claim, so a busy machine slows a product down instead of stalling it on one thread.
 /// Nothing is allocated per call. Only one caller at a time uses the pool; a concurrent caller gets <c>false</c>.
+/// A thread that is running a part (or is inside <see cref="Gemm.Serial"/>) also gets <c>false</c> without touching
+/// the pool: nested parallel work runs serially on that thread (cheap, and no re-entry of the pool by its own caller).
 /// </summary>
 internal sealed class GemmWorkers
 {
     public static readonly GemmWorkers Shared = new();
 
+    // > 0 while this thread runs a part of a job or is inside a Gemm.Serial() scope.
+    [ThreadStatic] private static int t_serial;
+
+    /// <summary>True when work started on this thread must stay on it (inside a part, or a serial scope).</summary>
+    public static bool SerialHere => t_serial != 0;
+    internal static void EnterSerial() => t_serial++;
+    internal static void ExitSerial() => t_serial--;
+
     private readonly object _gate = new();
     private readonly List<ManualResetEventSlim> _start = [];
     private readonly ManualResetEventSlim _done = new(false, spinCount: 200);
+
+    private GemmWorkers()
+    {
+        // A ManualResetEventSlim creates its internal lock object (24 bytes) the first time a thread blocks on it.
+        // Block once here (1 ms timeout, event unset) so that a caller's first blocking wait, possibly in the middle of
+        // a steady-state loop that is asserted to allocate nothing, does not allocate.
+        _done.Wait(1);
+    }
     private IPartitionedWork? _work;
     private int _completed, _generation;
     private Exception? _error;
@@ -35,11 +53,7 @@ internal sealed class GemmWorkers
     public bool TryRun(IPartitionedWork work, int parts, int helpers)
     {
         if (parts < 1 || parts > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(parts));
-        // A part that itself asks for the pool (e.g. a GEMM inside a batch part of the recurrence) must run
-        // serially: Monitor is re-entrant, so without this check the caller thread would re-publish a job while
-        // its own job is still running.
-        if (t_inPart) return false;
-        if (!Monitor.TryEnter(_gate)) return false;
+        if (t_serial != 0 || !Monitor.TryEnter(_gate)) return false;
         try
         {
             while (_start.Count < helpers) StartWorker();
@@ -59,20 +73,8 @@ internal sealed class GemmWorkers
         finally { Monitor.Exit(_gate); }
     }
 
-    [ThreadStatic] private static bool t_inPart;
-
-    /// <summary>True on a thread that is running a part of a pool job (nested parallel work then runs serially).</summary>
-    public static bool InPart => t_inPart;
-
     /// <summary>Claims and runs parts of the current job until none are left.</summary>
     private void RunClaimedParts()
-    {
-        t_inPart = true;
-        try { RunClaimedPartsCore(); }
-        finally { t_inPart = false; }
-    }
-
-    private void RunClaimedPartsCore()
     {
         while (true)
         {
@@ -81,8 +83,10 @@ internal sealed class GemmWorkers
             if (next >= parts) return;
             if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
             // The job cannot complete before this part does, so _work is still this job's.
+            t_serial++;
             try { _work!.RunPart(next, parts); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            finally { t_serial--; }
             if (Interlocked.Increment(ref _completed) == parts) _done.Set();
         }
     }

@@ -81,32 +81,89 @@ public sealed class ManagedGemm : IGemmBackend
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Alpha = alpha, Beta = beta,
             };
-            delegate*<in GemmArgs<T>, int, int, int, int, void> compute = Isa switch
-            {
-                GemmIsa.Avx512 => &GemmDriver<T, Avx512Kernel<T>>.Compute,
-                GemmIsa.Avx2 => &GemmDriver<T, Avx2Kernel<T>>.Compute,
-                _ => &GemmDriver<T, ScalarKernel<T>>.Compute,
-            };
-            (int mr, int nr) = Isa switch
-            {
-                GemmIsa.Avx512 => (Avx512Kernel<T>.MR, Avx512Kernel<T>.NR),
-                GemmIsa.Avx2 => (Avx2Kernel<T>.MR, Avx2Kernel<T>.NR),
-                _ => (ScalarKernel<T>.MR, ScalarKernel<T>.NR),
-            };
-            int threads = Math.Max(1, Kernels.Gemm.Threads);
-            long work = (long)m * n * k;
-            int parts = work < ParallelMinWork ? 1 : Math.Min(threads, Math.Max(CeilDiv(m, mr), CeilDiv(n, nr)));
-            if (parts > 1 && !GemmWorkers.InPart && Monitor.TryEnter(job))
-            {
-                try
-                {
-                    job.Set(g, compute, mr, nr);
-                    if (GemmWorkers.Shared.TryRun(job, parts, helpers: parts - 1)) return;
-                }
-                finally { Monitor.Exit(job); }
-            }
-            compute(g, 0, m, 0, n);
+            Execute(job, g, parallel: true);
         }
+    }
+
+    /// <summary>
+    /// <c>C ← alpha·op(A)·op(B) + beta·C</c> with op(B) pre-packed for this backend (arguments already validated by
+    /// <see cref="Kernels.Gemm.RunPacked{T}(IGemmBackend, bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/>).
+    /// </summary>
+    internal unsafe void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
+                                      Span<T> c, int ldc, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = b.N, k = b.K;
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == T.Zero)
+        {
+            ScaleC(c, m, n, ldc, beta);
+            return;
+        }
+        fixed (T* pa = a, pc = c)
+        {
+            var g = new GemmArgs<T>
+            {
+                A = pa, C = pc, Lda = lda, Ldc = ldc, M = m, N = n, K = k, TransA = transA, Alpha = alpha, Beta = beta,
+                PackedB = b.Data, PackedKc = b.KcStep, PackedNPad = b.NPad,
+            };
+            Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
+            Execute(job, g, parallel);
+        }
+    }
+
+    /// <summary>(NR of this backend's kernel, depth-block size for depth k): the layout <see cref="GemmPackedB{T}"/> packs.</summary>
+    internal (int nr, int kcStep) PackedLayout<T>(int k) where T : unmanaged, IFloatingPointIeee754<T> => Isa switch
+    {
+        GemmIsa.Avx512 => (Avx512Kernel<T>.NR, GemmDriver<T, Avx512Kernel<T>>.KcStep(k)),
+        GemmIsa.Avx2 => (Avx2Kernel<T>.NR, GemmDriver<T, Avx2Kernel<T>>.KcStep(k)),
+        _ => (ScalarKernel<T>.NR, GemmDriver<T, ScalarKernel<T>>.KcStep(k)),
+    };
+
+    /// <summary>Packs all of op(B) into <paramref name="dst"/> in this backend's micro-panel layout (see <see cref="GemmPackedB{T}"/>).</summary>
+    internal unsafe void PackWhole<T>(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (Isa)
+        {
+            case GemmIsa.Avx512: GemmDriver<T, Avx512Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
+            case GemmIsa.Avx2: GemmDriver<T, Avx2Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
+            default: GemmDriver<T, ScalarKernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
+        }
+    }
+
+    /// <summary>
+    /// Runs one product on this backend's kernel: on the calling thread when <paramref name="parallel"/> is false,
+    /// the product is small, this thread is inside a pool part or a <see cref="Kernels.Gemm.Serial"/> scope, or the
+    /// pool is busy; otherwise split over <see cref="Kernels.Gemm.Threads"/> threads.
+    /// </summary>
+    private unsafe void Execute<T>(Job<T> job, in GemmArgs<T> g, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        delegate*<in GemmArgs<T>, int, int, int, int, void> compute = Isa switch
+        {
+            GemmIsa.Avx512 => &GemmDriver<T, Avx512Kernel<T>>.Compute,
+            GemmIsa.Avx2 => &GemmDriver<T, Avx2Kernel<T>>.Compute,
+            _ => &GemmDriver<T, ScalarKernel<T>>.Compute,
+        };
+        (int mr, int nr) = Isa switch
+        {
+            GemmIsa.Avx512 => (Avx512Kernel<T>.MR, Avx512Kernel<T>.NR),
+            GemmIsa.Avx2 => (Avx2Kernel<T>.MR, Avx2Kernel<T>.NR),
+            _ => (ScalarKernel<T>.MR, ScalarKernel<T>.NR),
+        };
+        int m = g.M, n = g.N;
+        int threads = Math.Max(1, Kernels.Gemm.Threads);
+        long work = (long)m * n * g.K;
+        int parts = !parallel || work < ParallelMinWork || GemmWorkers.SerialHere
+            ? 1 : Math.Min(threads, Math.Max(CeilDiv(m, mr), CeilDiv(n, nr)));
+        if (parts > 1 && Monitor.TryEnter(job))
+        {
+            try
+            {
+                job.Set(g, compute, mr, nr);
+                if (GemmWorkers.Shared.TryRun(job, parts, helpers: parts - 1)) return;
+            }
+            finally { Monitor.Exit(job); }
+        }
+        compute(g, 0, m, 0, n);
     }
 
     private static int CeilDiv(int x, int d) => (x + d - 1) / d;
@@ -141,7 +198,8 @@ public sealed class ManagedGemm : IGemmBackend
             int mt = CeilDiv(_g.M, _mr), nt = CeilDiv(_g.N, _nr);
             // Each thread packs its own panels, so the operand along the split is packed once and the other one
             // `parts` times: split columns (A re-packed) when A is the smaller operand, else rows (B re-packed).
-            if (mt < parts || (nt >= parts && _g.N >= _g.M))
+            bool columns = GemmTuning.Split switch { 1 => nt >= parts, 2 => mt < parts, _ => mt < parts || (nt >= parts && _g.N >= _g.M) };
+            if (columns)
             {
                 int t0 = (int)((long)nt * part / parts), t1 = (int)((long)nt * (part + 1) / parts);
                 _compute(_g, 0, _g.M, Math.Min(_g.N, t0 * _nr), Math.Min(_g.N, t1 * _nr));

@@ -28,7 +28,7 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private bool _hasState, _pending, _forwardDone, _backwardDone;
     // Backward workspaces.
     private protected Tensor<T>? _stepGradH, _da, _dh0, _dc0;
-    private Tensor<T>? _dxs, _corr;
+    private Tensor<T>? _dxs, _corr, _xsAug, _wAug;
 
     private protected TimeRecurrentBase(string name, CellType cell, Parameter<T> wx, Parameter<T> wh, Parameter<T> b, bool stateful, params Parameter<T>[] extra)
     {
@@ -348,12 +348,37 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private protected void StepBackwardGemm(int rows, ReadOnlySpan<T> dr, int ldr, Span<T> dhp, int ldd) =>
         Gemm.RunPacked(false, rows, T.One, dr, ldr, _whTPacked, T.One, dhp, ldd, parallel: !_passSerialGemm);
 
-    /// <summary>dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)).</summary>
+    /// <summary>Inputs narrower than this get the bias folded into the input GEMMs (see <see cref="ProjectInputs"/>).</summary>
+    private const int FoldBiasMaxD = 32;
+    private bool FoldBias => D < FoldBiasMaxD;
+
+    /// <summary>
+    /// dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)). For narrow inputs (D &lt; 32, e.g. the
+    /// adding problem's D = 2) the bias is folded into the product, [xs | 1]·[Wx ; b] with depth D+1, so the
+    /// (N·T)×kH result is written once instead of written, then read and rewritten by a bias pass; for wide inputs
+    /// the bias pass is a small part of the GEMM's cost.
+    /// </summary>
     private protected void ProjectInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
     {
-        Gemm.Run(false, false, n * t, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
+        int rows = n * t;
+        if (FoldBias)
+        {
+            var xa = Workspace.Ensure(ref _xsAug, rows, D + 1);
+            var wa = Workspace.Ensure(ref _wAug, D + 1, K);
+            var x = xs.Span; var xas = xa.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                x.Slice(r * D, D).CopyTo(xas.Slice(r * (D + 1), D));
+                xas[r * (D + 1) + D] = T.One;
+            }
+            Wx.Value.Span.CopyTo(wa.Span);
+            B.Value.Span.CopyTo(wa.Span.Slice(D * K, K));
+            Gemm.Run(false, false, rows, K, D + 1, T.One, xas, D + 1, wa.Span, K, T.Zero, dest.Span, K);
+            return;
+        }
+        Gemm.Run(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
         var b = B.Value.Span;
-        for (int r = 0; r < n * t; r++)
+        for (int r = 0; r < rows; r++)
         {
             var row = dest.Buffer.AsSpan(dest.Offset + r * K, K);
             TP.Add<T>(row, b, row);
@@ -401,8 +426,19 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         var dA = InputGrad;
         var dR = RecurrentGrad!;
         var hs = _hs!;
-        // inverts A = xs·Wx: dWx += xsᵀ·dA
-        Gemm.Run(true, false, D, K, rows, T.One, _xs!.Span, D, dA.Span, K, T.One, Wx.Grad.Span, K);
+        if (FoldBias)
+        {
+            // inverts A = [xs | 1]·[Wx ; b]: [dWx ; db] = [xs | 1]ᵀ·dA in one GEMM (the [xs | 1] of the forward pass)
+            var wa = _wAug!;
+            Gemm.Run(true, false, D + 1, K, rows, T.One, _xsAug!.Span, D + 1, dA.Span, K, T.Zero, wa.Span, K);
+            TP.Add<T>(Wx.Grad.Span, wa.Span[..(D * K)], Wx.Grad.Span);
+            TP.Add<T>(B.Grad.Span, wa.Span.Slice(D * K, K), B.Grad.Span);
+        }
+        else
+        {
+            // inverts A = xs·Wx: dWx += xsᵀ·dA
+            Gemm.Run(true, false, D, K, rows, T.One, _xs!.Span, D, dA.Span, K, T.One, Wx.Grad.Span, K);
+        }
         // inverts R = h_{t−1}·Wh: dWh += Σ_(n,t) h_{t−1}ᵀ·dR_t. Flat row r of hs is h_t of (n,t); row r+1 of dR is
         // step t+1 of the same sequence except where t+1 = 0 starts a new one. So: one GEMM pairing hs rows
         // [0, NT−1) with dR rows [1, NT), then one small GEMM over the N rows (n, 0) with (h0[n] − hs[n−1, T−1])
@@ -414,9 +450,12 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         h0.Row(0).CopyTo(corr.Row(0));
         for (int i = 1; i < n; i++) TP.Subtract<T>(h0.Row(i), Step(hs, i - 1, t - 1, t, H), corr.Row(i));
         Gemm.Run(true, false, H, K, n, T.One, corr.Span, H, dR.Span, t * K, T.One, Wh.Grad.Span, K);
-        // inverts A + b: db += Σ_rows dA
-        var db = B.Grad.Span;
-        for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+        if (!FoldBias)
+        {
+            // inverts A + b: db += Σ_rows dA
+            var db = B.Grad.Span;
+            for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+        }
     }
 
     /// <summary>dst = dy ⊙ y ⊙ (1 − y) (sigmoid backward from its output y). dst must not alias y or dy.</summary>

@@ -1,0 +1,298 @@
+using System.Numerics;
+using Unroll.Kernels;
+using Unroll.Tensors;
+
+namespace Unroll.Tests;
+
+/// <summary>
+/// <see cref="GemmPackedB{T}"/> + <see cref="Gemm.RunPacked{T}(IGemmBackend, bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/>
+/// against <see cref="ReferenceGemm"/>, on backend instances (never the global <see cref="Gemm.Backend"/>: tests run in parallel).
+/// </summary>
+public class GemmPackedTests
+{
+    /// <summary>Every managed instruction set this CPU runs, plus the reference and (if loadable) OpenBLAS backends (dense layout).</summary>
+    public static TheoryData<string> Backends()
+    {
+        var d = GemmTests.ManagedBackends();
+        d.Add("reference");
+        if (OpenBlasGemm.TryLoad(out _, out _)) d.Add("openblas");
+        return d;
+    }
+
+    private static readonly int[] Odd = [1, 2, 7, 10, 31, 33, 65];
+
+    // k > KC = 256 gives several depth blocks (300 → 2, 520 and 650 → 3); n mostly not a multiple of NR.
+    private static readonly (int m, int n, int k)[] Shapes =
+    [
+        (1, 1, 1), (20, 97, 300), (7, 650, 520), (33, 65, 650), (10, 31, 257), (65, 130, 2), (3, 33, 513), (41, 70, 256),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void PackedMatchesReferenceFloat(string backend) => Sweep<float>(backend, 11);
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void PackedMatchesReferenceDouble(string backend) => Sweep<double>(backend, 12);
+
+    private static void Sweep<T>(string backend, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(seed);
+        var packed = new GemmPackedB<T>();     // one object re-packed for every case: exercises buffer reuse and growth
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                foreach (var (m, n, k) in Shapes)
+                    Check(be, packed, rng, ta, tb, m, n, k, parallel: rng.NextInt(2) == 0);
+                for (int r = 0; r < 6; r++)
+                    Check(be, packed, rng, ta, tb, Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)], Odd[rng.NextInt(Odd.Length)], parallel: r % 2 == 0);
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void BetaZeroIgnoresNaNInCAndAlphaVariants(string backend)
+    {
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(13);
+        var pf = new GemmPackedB<float>();
+        var pd = new GemmPackedB<double>();
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                foreach (var (alpha, beta) in new[] { (1.0, 0.0), (-0.7, 0.0), (2.5, 1.0), (1.0, -1.25), (0.0, 0.5), (0.0, 0.0) })
+                {
+                    bool nan = beta == 0;
+                    Check(be, pf, rng, ta, tb, 21, 75, 300, parallel: true, alpha, beta, nan);
+                    Check(be, pd, rng, ta, tb, 12, 33, 270, parallel: false, alpha, beta, nan);
+                }
+    }
+
+    [Fact]
+    public void LargeParallelProductsSplitEitherWay()
+    {
+        // Column split (m small, n large) and row split (m large, n small), several depth blocks: the RNN step shapes.
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(14);
+        var p = new GemmPackedB<float>();
+        Check(be, p, rng, false, false, 20, 2600, 650, parallel: true);
+        Check(be, p, rng, false, true, 20, 650, 2600, parallel: true);
+        Check(be, p, rng, true, false, 300, 40, 300, parallel: true);
+    }
+
+    private static void Check<T>(IGemmBackend be, GemmPackedB<T> packed, Rng rng, bool ta, bool tb, int m, int n, int k, bool parallel,
+                                 double? alphaIn = null, double? betaIn = null, bool nanC = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double[] alphas = [1, -0.7, 2.5];
+        double[] betas = [0, 1, 0.5, -1.25];
+        double alpha = alphaIn ?? alphas[rng.NextInt(alphas.Length)], beta = betaIn ?? betas[rng.NextInt(betas.Length)];
+        int padA = rng.NextInt(2) * rng.NextInt(1, 5), padB = rng.NextInt(2) * rng.NextInt(1, 5), padC = rng.NextInt(2) * rng.NextInt(1, 5);
+        int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
+        int lda = aCols + padA, ldb = bCols + padB, ldc = n + padC;
+        var a = Random<T>(rng, aRows * lda);
+        var b = Random<T>(rng, bRows * ldb);
+        var c = Random<T>(rng, m * ldc);
+        if (nanC) Array.Fill(c, T.NaN);
+        for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) c[i * ldc + j] = T.CreateChecked(777.0);
+        var expect = (T[])c.Clone();
+        if (nanC) for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expect[i * ldc + j] = T.Zero;
+        var got = (T[])c.Clone();
+        T al = T.CreateChecked(alpha), bt = T.CreateChecked(beta);
+        Gemm.Dispatch<T>(ReferenceGemm.Instance, ta, tb, m, n, k, al, a, lda, b, ldb, bt, expect, ldc);
+        packed.Pack(be, tb, k, n, b, ldb);
+        Assert.Equal(k, packed.K);
+        Assert.Equal(n, packed.N);
+        Gemm.RunPacked<T>(be, ta, m, al, a, lda, packed, bt, got, ldc, parallel);
+        Compare(be.Name, a, lda, b, ldb, c, expect, got, ta, tb, m, n, k, ldc, alpha, beta, nanC, parallel);
+    }
+
+    private static void Compare<T>(string who, T[] a, int lda, T[] b, int ldb, T[] c, T[] expect, T[] got, bool ta, bool tb,
+                                   int m, int n, int k, int ldc, double alpha, double beta, bool nanC, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
+        double worst = 0; int wi = -1, wj = -1;
+        string what = $"{who} packed {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} parallel={parallel}";
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = n; j < ldc; j++)
+                Assert.True(got[i * ldc + j] == T.CreateChecked(777.0), $"{what}: C padding ({i},{j}) was written");
+            for (int j = 0; j < n; j++)
+            {
+                double mag = 0;
+                for (int p = 0; p < k; p++)
+                    mag += Math.Abs(double.CreateChecked(ta ? a[p * lda + i] : a[i * lda + p]) * double.CreateChecked(tb ? b[j * ldb + p] : b[p * ldb + j]));
+                mag = Math.Abs(alpha) * mag + (beta == 0 || nanC ? 0 : Math.Abs(beta * double.CreateChecked(c[i * ldc + j])));
+                double tol = 2 * (k + 2) * eps * mag + 1e-30;
+                double g = double.CreateChecked(got[i * ldc + j]), e = double.CreateChecked(expect[i * ldc + j]);
+                Assert.True(double.IsFinite(g), $"{what}: C({i},{j}) = {g}");
+                double r = Math.Abs(g - e) / tol;
+                if (r > worst) { worst = r; wi = i; wj = j; }
+            }
+        }
+        Assert.True(worst <= 1, $"{what}: C({wi},{wj}) off by {worst:G3}× the tolerance");
+    }
+
+    private static T[] Random<T>(Rng rng, int len) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var x = new T[len];
+        for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void TwoThreadsShareOnePackedBOnDisjointRows(string backend)
+    {
+        // The recurrent layers' use: one W_h packed once, two threads each multiplying their half of the batch, serially.
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(15);
+        int m = 40, n = 650, k = 300;
+        foreach (bool tb in new[] { false, true })
+        {
+            var a = Random<float>(rng, m * k);
+            var b = Random<float>(rng, k * n);
+            var expect = new float[m * n];
+            Gemm.Dispatch<float>(ReferenceGemm.Instance, false, tb, m, n, k, 1f, a, k, b, tb ? k : n, 0f, expect, n);
+            var packed = new GemmPackedB<float>();
+            packed.Pack(be, tb, k, n, b, tb ? k : n);
+            var got = new float[m * n];
+            var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+            using var go = new Barrier(2);
+            var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+            {
+                try
+                {
+                    int r0 = t * m / 2, r1 = (t + 1) * m / 2;
+                    go.SignalAndWait();
+                    for (int rep = 0; rep < 20; rep++)
+                    {
+                        // beta = 0 then accumulate once: the final value is exactly 2·(A·B) if no thread disturbed the other.
+                        Gemm.RunPacked<float>(be, false, r1 - r0, 1f, a.AsSpan(r0 * k), k, packed, 0f, got.AsSpan(r0 * n, (r1 - r0) * n), n, parallel: false);
+                        Gemm.RunPacked<float>(be, false, r1 - r0, 1f, a.AsSpan(r0 * k), k, packed, 1f, got.AsSpan(r0 * n, (r1 - r0) * n), n, parallel: false);
+                    }
+                }
+                catch (Exception e) { errors.Add(e.ToString()); }
+            })).ToList();
+            threads.ForEach(x => x.Start());
+            threads.ForEach(x => x.Join());
+            Assert.True(errors.IsEmpty, string.Join("\n", errors));
+            for (int i = 0; i < m * n; i++)
+                Assert.True(Math.Abs(got[i] - 2 * expect[i]) <= 2e-4f * (1 + Math.Abs(expect[i])), $"{be.Name} tb={tb}: C[{i}] = {got[i]}, expected {2 * expect[i]}");
+        }
+    }
+
+    [Fact]
+    public void RepackAndRunDoNotAllocate()
+    {
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(16);
+        int m = 20, n = 650, k = 520;
+        var a = Random<float>(rng, m * k);
+        var b = Random<float>(rng, k * n);
+        var c = new float[m * n];
+        var packedN = new GemmPackedB<float>();
+        var packedT = new GemmPackedB<float>();
+        var ad = Random<double>(rng, 10 * 70);
+        var bd = Random<double>(rng, 70 * 90);
+        var cd = new double[10 * 90];
+        var cd2 = new double[70 * 90];
+        var packedD = new GemmPackedB<double>();
+        void Calls()
+        {
+            packedN.Pack(be, false, k, n, b, n);
+            packedT.Pack(be, true, n, k, b, n);     // op(B) = Bᵀ (n×k)
+            Gemm.RunPacked<float>(be, false, m, 1f, a, k, packedN, 0f, c, n, parallel: true);
+            Gemm.RunPacked<float>(be, false, m, 1f, a, k, packedN, 1f, c, n, parallel: false);
+            Gemm.RunPacked<float>(be, false, m, 1f, c, n, packedT, 0f, a, k, parallel: true);
+            packedD.Pack(be, true, 70, 90, bd, 70);
+            Gemm.RunPacked<double>(be, true, 70, 1.0, bd, 70, packedD, 0.5, cd2, 90, parallel: false);
+            Gemm.RunPacked<double>(be, false, 10, 1.0, ad, 70, packedD, 0.0, cd, 90);
+        }
+        for (int i = 0; i < 3; i++) Calls();
+        // A per-call allocation shows in every round. One round may see a one-time lazy allocation of the shared worker
+        // pool (e.g. the first time this thread blocks on its completion event while other tests use the pool).
+        var rounds = new long[3];
+        for (int r = 0; r < rounds.Length; r++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) Calls();
+            rounds[r] = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
+        Assert.True(rounds.Min() == 0, $"bytes allocated per round of 10: {string.Join(", ", rounds)}");
+    }
+
+    [Fact]
+    public void WrongBackendOrUnpackedThrows()
+    {
+        var p = new GemmPackedB<float>();
+        var a = new float[6]; var c = new float[6];
+        var never = Assert.Throws<InvalidOperationException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, a, 3, p, 0f, c, 3));
+        Assert.Contains("Pack", never.Message);
+        p.Pack(ReferenceGemm.Instance, false, 3, 3, new float[9], 3);
+        var wrong = Assert.Throws<InvalidOperationException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, a, 3, p, 0f, c, 3));
+        Assert.Contains("reference", wrong.Message);
+        Assert.Contains(ManagedGemm.Instance.Name, wrong.Message);
+    }
+
+    [Fact]
+    public void BadOperandsThrowNamingThem()
+    {
+        var p = new GemmPackedB<float>();
+        var eb = Assert.Throws<ArgumentException>(() => p.Pack(ManagedGemm.Instance, false, 3, 4, new float[11], 4));
+        Assert.Contains("B", eb.Message);
+        var ld = Assert.Throws<ArgumentException>(() => p.Pack(ManagedGemm.Instance, true, 3, 4, new float[100], 2));
+        Assert.Contains("leading dimension of B", ld.Message);
+        p.Pack(ManagedGemm.Instance, false, 3, 4, new float[12], 4);
+        var ea = Assert.Throws<ArgumentException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, new float[5], 3, p, 0f, new float[8], 4));
+        Assert.Contains("A", ea.Message);
+        var ec = Assert.Throws<ArgumentException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, new float[6], 3, p, 0f, new float[8], 3));
+        Assert.Contains("C", ec.Message);
+    }
+
+    [Fact]
+    public void GemmInsideAPoolPartRunsSeriallyAndCorrectly()
+    {
+        // A product started from inside a worker-pool part must not re-enter the pool (its caller already holds it).
+        var rng = new Rng(17);
+        int m = 64, n = 300, k = 200;
+        var a = Random<float>(rng, m * k);
+        var b = Random<float>(rng, k * n);
+        var expect = new float[m * n];
+        Gemm.Dispatch<float>(ReferenceGemm.Instance, false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
+        var outs = new[] { new float[m * n], new float[m * n], new float[m * n] };
+        var work = new NestedWork(a, b, outs, m, n, k);
+        bool ran = GemmWorkers.Shared.TryRun(work, outs.Length, helpers: 1);
+        if (!ran) work.RunAllHere();   // pool busy with another test's product: still checks the results
+        Assert.True(work.AllSawSerial, "a part did not see GemmWorkers.SerialHere");
+        foreach (var got in outs)
+            for (int i = 0; i < m * n; i++)
+                Assert.True(Math.Abs(got[i] - expect[i]) <= 1e-4f * (1 + Math.Abs(expect[i])), $"C[{i}] = {got[i]}, expected {expect[i]}");
+        Assert.False(GemmWorkers.SerialHere);
+        using (Gemm.Serial())
+        {
+            Assert.True(GemmWorkers.SerialHere);
+            var c = new float[m * n];
+            Gemm.Dispatch<float>(ManagedGemm.Instance, false, false, m, n, k, 1f, a, k, b, n, 0f, c, n);
+            for (int i = 0; i < m * n; i++) Assert.True(Math.Abs(c[i] - expect[i]) <= 1e-4f * (1 + Math.Abs(expect[i])));
+        }
+        Assert.False(GemmWorkers.SerialHere);
+    }
+
+    private sealed class NestedWork(float[] a, float[] b, float[][] outs, int m, int n, int k) : IPartitionedWork
+    {
+        private int _serialSeen;
+        public bool AllSawSerial => _serialSeen == outs.Length;
+
+        public void RunPart(int part, int parts)
+        {
+            if (GemmWorkers.SerialHere) Interlocked.Increment(ref _serialSeen);
+            ManagedGemm.Instance.Gemm(false, false, m, n, k, 1f, a, k, b, n, 0f, outs[part], n);
+        }
+
+        public void RunAllHere()
+        {
+            using (Gemm.Serial())
+                for (int p = 0; p < outs.Length; p++) RunPart(p, outs.Length);
+        }
+    }
+}
