@@ -43,8 +43,9 @@ public static class SimdMath
     }
 
     /// <summary>
-    /// σ(x) = 1 / (1 + e^(−x)) for 16 floats (reciprocal by <see cref="Reciprocal"/>, no division); ≤ 2.40 ulp relative (measured over [−100, 100]). σ(x) for x ≤ −88.72 is 0 (the true value is
-    /// below 3e-39, subnormal); σ(x) for x ≥ 17 rounds to exactly 1. σ(±∞) = 1 / 0; NaN gives NaN.
+    /// σ(x) = 1 / (1 + e^(−x)) for 16 floats (reciprocal by <see cref="Reciprocal"/>, no division); ≤ 2.40 ulp
+    /// relative (measured over [−100, 100]). x &lt; −87.34 gives 0 (the true value is below float's smallest normal,
+    /// 1.18e-38 — no subnormal results); x ≥ 17 rounds to exactly 1. σ(+∞) = 1, σ(−∞) = 0; NaN gives NaN.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> SigmoidF(Vector512<float> x)
@@ -56,8 +57,8 @@ public static class SimdMath
 
     /// <summary>
     /// 1/d for finite d ≥ 1 (the denominators of σ and tanh): the 14-bit hardware estimate (vrcp14ps) and one
-    /// Newton–Raphson step, r ← r + r·(1 − d·r) — ≈ 2^−28 before rounding, i.e. within about 1 ulp, and 2–8 times
-    /// cheaper than a 512-bit division. NaN gives NaN; d = +∞ gives NaN (callers exclude it).
+    /// Newton–Raphson step, r ← r + r·(1 − d·r): ≈ 2^−28 relative before rounding, 0.53 ulp measured over
+    /// [1, 1e30] (<c>SimdMathTests</c>), instead of a 512-bit division. NaN gives NaN; d = +∞ gives NaN (callers exclude it).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Reciprocal(Vector512<float> d)

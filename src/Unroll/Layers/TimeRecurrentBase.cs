@@ -469,21 +469,5 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         }
     }
 
-    /// <summary>dst = dy ⊙ y ⊙ (1 − y) (sigmoid backward from its output y). dst must not alias y or dy.</summary>
-    private protected static void SigmoidBackward(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dst)
-    {
-        TP.Subtract<T>(T.One, y, dst);     // 1 − y
-        TP.Multiply<T>(dst, y, dst);       // y(1 − y)
-        TP.Multiply<T>(dst, dy, dst);      // dy ⊙ y(1 − y)
-    }
-
-    /// <summary>dst = dy ⊙ (1 − y²) (tanh backward from its output y). dst must not alias y or dy.</summary>
-    private protected static void TanhBackward(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dst)
-    {
-        TP.Multiply<T>(y, y, dst);         // y²
-        TP.Subtract<T>(T.One, dst, dst);   // 1 − y²
-        TP.Multiply<T>(dst, dy, dst);      // dy ⊙ (1 − y²)
-    }
-
     public override string ToString() => $"{Kind} '{Name}' (D={D}, H={H}{(Stateful ? ", stateful" : "")})";
 }
