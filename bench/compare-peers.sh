@@ -4,7 +4,9 @@
 # TorchSharp runs in its best configuration: --flush-denormal 1 for the adding problem (5x faster there).
 #
 # usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
-#                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl]
+#                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl] [--pytorch]
+#        --pytorch: also run the PyTorch peer (Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX, flush-denormal on ADD)
+#                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
 #        bench/compare-peers.sh --table-only results.jsonl      (re-print the table of an earlier run)
 # env:   TSBENCH=path/to/tsbench (same as --peer)
 #
@@ -20,7 +22,8 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""; TABLE_ONLY=""
+OUT=""; TABLE_ONLY=""; PYTORCH=""
+PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -32,14 +35,15 @@ while [ $# -gt 0 ]; do
     --peer) PEER=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --table-only) TABLE_ONLY=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --pytorch) PYTORCH=1; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
 table() {  # the summary table of a results file
-echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|"
+echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB | PyTorch ms/iter | Unroll/PyTorch speed | PyTorch peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
 jq -s -r --arg configs "$CONFIGS" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
@@ -49,10 +53,12 @@ jq -s -r --arg configs "$CONFIGS" '
   | ($all | map(select(.config == $c))) as $rows
   | ($rows | map(select(.impl == "unroll"))) as $u
   | ($rows | map(select(.impl == "torchsharp"))) as $p
+  | ($rows | map(select(.impl == "pytorch"))) as $y
+  | ($y | map(.median_ms) | med) as $ym
   | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
   | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms] | map(r2) | join(", ")) as $rr
   | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
-  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) |"
+  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
 ' "$OUT"
 }
 if [ -n "$TABLE_ONLY" ]; then OUT=$TABLE_ONLY; CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0; fi
@@ -65,6 +71,12 @@ Build it from a scratch copy of the peers (the shared folder may be read-only; ~
 then pass --peer /tmp/torchsharp-peer/bin/Release/net10.0/linux-x64/tsbench (or set TSBENCH).
 EOF
   exit 2
+fi
+if [ -n "$PYTORCH" ]; then
+  [ -f "$PEERS_DIR/pytorch/torch_lm.py" ] || { echo "compare-peers.sh: --pytorch needs $PEERS_DIR/pytorch (set PEERS_DIR)" >&2; exit 2; }
+  /usr/bin/python3 -c "import torch" 2>/dev/null || { echo "compare-peers.sh: --pytorch needs Debian's python3-torch (apt-get install python3-torch python3-numpy)" >&2; exit 2; }
+  PYDIR=$(mktemp -d /tmp/pytorch-peer.XXXXXX)
+  cp -r "$PEERS_DIR/pytorch/." "$PYDIR/"
 fi
 [ -n "$OUT" ] || OUT=$(mktemp /tmp/compare-peers.XXXXXX.jsonl)
 : > "$OUT"
@@ -92,10 +104,10 @@ run_one() {  # impl round config cmd...
   log=$("$@" 2>&1) || { echo "FAILED: $*" >&2; echo "$log" | tail -5 >&2; return 1; }
   after=$(loadavg)
   res=$(echo "$log" | sed -n 's/^RESULT //p' | tail -1)
-  echo "$res" | jq -c --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" \
-    '. + {impl: $impl, round: ($round|tonumber), load_before: $lb, load_after: $la}' >> "$OUT"
-  echo "$res" | jq -r --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" \
-    '"round \($round) \(.config) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)"'
+  echo "$res" | jq -c --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
+    '. + {impl: $impl, config: $cfg, round: ($round|tonumber), load_before: $lb, load_after: $la}' >> "$OUT"
+  echo "$res" | jq -r --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
+    '"round \($round) \($cfg) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)"'
 }
 
 for r in $(seq 1 "$ROUNDS"); do
@@ -104,6 +116,15 @@ for r in $(seq 1 "$ROUNDS"); do
     case "$c" in ADD-*) peerx=(--flush-denormal 1) ;; esac
     run_one unroll "$r" "$c" "$UNROLL" train --config "$c" "${common[@]}" --tag "round$r"
     run_one torchsharp "$r" "$c" "$PEER" --config "$c" "${common[@]}" "${peerx[@]}" --idle-wait 0 --tag "round$r"
+    if [ -n "$PYTORCH" ]; then
+      pyx=(--threads "$THREADS")
+      case "$c" in C1|C4) pyx+=(--warmup "${WARMUP:-5}" --iters "${ITERS:-30}") ;; *) pyx+=(--warmup "${WARMUP:-3}" --iters "${ITERS:-12}") ;; esac
+      case "$c" in
+        ADD-RNN) run_one pytorch "$r" "$c" env OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$PYDIR/torch_adding.py" --cell rnn "${pyx[@]}" --flush-denormal 1 --tag "round$r" ;;
+        ADD-LSTM) run_one pytorch "$r" "$c" env OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$PYDIR/torch_adding.py" --cell lstm "${pyx[@]}" --flush-denormal 1 --tag "round$r" ;;
+        *) run_one pytorch "$r" "$c" env OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 "$PYDIR/torch_lm.py" --config "$c" "${pyx[@]}" ${BPTT:+--bptt "$BPTT"} --tag "round$r" ;;
+      esac
+    fi
   done
 done
 

@@ -3,10 +3,12 @@ using System.Globalization;
 using System.Text.Json;
 using Unroll.Data;
 using Unroll.Kernels;
+using Unroll.Layers;
 using Unroll.Models;
 using Unroll.Optim;
 using Unroll.Tasks;
 using Unroll.Tensors;
+using Unroll.Training;
 
 namespace Unroll.Bench;
 
@@ -38,14 +40,15 @@ public static class TrainBench
         "  defaults as the peers: C1/C4 5 warm-up + 30 timed iterations, others 3 + 12; the warm-up also lasts at least\n" +
         "  --warmup-seconds (≤ 500 updates) so the JIT's tiered compilation is done before timing.\n" +
         "  --profile: also time every phase of an update (embedding, each layer, dropout, output GEMM, softmax-CE, ...)\n" +
-        "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)";
+        "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)\n" +
+        "  --reference-cells: the recurrent layers run the reference step kernels (TensorPrimitives) instead of the fused SIMD ones";
 
     public static int Run(string[] args)
     {
         string config = "C1", tag = "";
         int threads = 2, iters = -1, warmup = -1, bptt = -1, length = 200, batch = -1, streamTokens = 100_000;
         ulong seed = 0;
-        bool profile = false, cpuClock = false;
+        bool profile = false, cpuClock = false, referenceCells = false;
         double warmupSeconds = 2;
         try
         {
@@ -68,6 +71,7 @@ public static class TrainBench
                     case "--profile": profile = true; break;
                     case "--profile-cpu": profile = true; cpuClock = true; break;
                     case "--tag": tag = Next(); break;
+                    case "--reference-cells": referenceCells = true; break;
                     case "-h" or "--help": Console.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
@@ -90,6 +94,7 @@ public static class TrainBench
         IWorkload w = config.StartsWith('C')
             ? new LmWorkload(config, batch > 0 ? batch : 20, bptt > 0 ? bptt : 35, streamTokens, seed, profile ? new PhaseTimer(cpuClock) : null)
             : new AddingWorkload(config, batch > 0 ? batch : 64, length, seed);
+        foreach (var l in w.Recurrent) ((TimeRecurrentBase<float>)l).UseReferenceKernels = referenceCells;
 
         // Warm-up: the peers' iteration count, and at least --warmup-seconds of updates (at most 500), so that the JIT's
         // tiered compilation (call counting, then optimised code compiled in the background) is finished before
@@ -153,6 +158,7 @@ public static class TrainBench
             ["loadavg_before"] = loadBefore,
             ["loadavg_after"] = loadAfter,
             ["tag"] = tag,
+            ["reference_cells"] = referenceCells,
         };
         if (w.Profile is { } p) rec["profile_ms_per_iter"] = p.PerIteration(iters);
         if (w.Profile is { } pp) pp.Print(iters, med * 1e3);
@@ -172,6 +178,8 @@ public static class TrainBench
         int ItemsPerIter { get; }
         string Unit { get; }
         PhaseTimer? Profile { get; }
+        /// <summary>The model's recurrent layers (e.g. to switch their step kernels for an A/B run).</summary>
+        IReadOnlyList<IRecurrentLayer<float>> Recurrent { get; }
     }
 
     /// <summary>The LM configs through <see cref="LanguageModels.Create{T}"/> (or, with --profile, the same layers and nodes composed with a timer between phases).</summary>
@@ -206,6 +214,11 @@ public static class TrainBench
 
         public LanguageModelConfig Config { get; }
         public PhaseTimer? Profile { get; }
+        public IReadOnlyList<IRecurrentLayer<float>> Recurrent => _model.Recurrent;
+        /// <summary>The gradient-flow monitor the trainer attaches with --flow-every (null = off, as in the trainer).</summary>
+        public FlowMonitor<float>? Flow { get; set; }
+        /// <summary>The model (for attaching a <see cref="FlowMonitor{T}"/>).</summary>
+        public ILanguageModel<float> Model => _model;
         public string Unit => "tokens";
         public int ItemsPerIter => _n * _t;
         public long NumParams => _ps.Sum(p => (long)p.Value.Length);
@@ -219,8 +232,9 @@ public static class TrainBench
             _model.ZeroGrad();
             float loss = _model.Forward(_xs, _ts, _n, _t);
             _model.Backward();
-            GradClip.ClipGlobalNorm(_ps, 0.25);
-            _opt.Step(_ps);
+            Flow?.AfterBackward(_k - 1, _ps);                          // the trainer's AfterBackward hook (--flow-every)
+            double norm = GradClip.GlobalNorm(_ps);                      // as Trainer.DoStep: clip inside the update
+            _opt.Step(_ps, GradClip.ClipCoefficient(norm, 0.25));
             return loss;
         }
     }
@@ -248,6 +262,7 @@ public static class TrainBench
         }
 
         public PhaseTimer? Profile => null;
+        public IReadOnlyList<IRecurrentLayer<float>> Recurrent => [_model.Layer];
         public string Unit => "seqs";
         public int ItemsPerIter => _n;
         public long NumParams => _ps.Sum(p => (long)p.Value.Length);

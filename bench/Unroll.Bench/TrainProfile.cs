@@ -97,8 +97,7 @@ internal sealed class ProfiledLm
         var tm = _timer;
         tm.Start();
         batcher.Fill(k, xs, ts); tm.Mark("fill");
-        for (int i = 0; i < ps.Count; i++) ps[i].Grad.Clear();
-        tm.Mark("zero_grad");
+        ParameterSweep.Zero(ps); tm.Mark("zero_grad");                              // = the model's ZeroGrad
         var x = _embed.Forward(xs, n, t); tm.Mark("embed.fwd");
         if (_drops.Length > 0) { x = _drops[0].Forward(x); tm.Mark("dropout.fwd"); }
         for (int l = 0; l < _layers.Count; l++)
@@ -116,8 +115,8 @@ internal sealed class ProfiledLm
         }
         if (_drops.Length > 0) { d = _drops[0].Backward(d); tm.Mark("dropout.bwd"); }
         _embed.Backward(d); tm.Mark("embed.bwd");
-        GradClip.ClipGlobalNorm(ps, 0.25); tm.Mark("clip");
-        opt.Step(ps); tm.Mark("sgd");
+        double norm = GradClip.GlobalNorm(ps); tm.Mark("grad_norm");                 // as Trainer.DoStep:
+        opt.Step(ps, GradClip.ClipCoefficient(norm, 0.25)); tm.Mark("clip+sgd");      // the clip scale inside the SGD pass
         return loss;
     }
 }

@@ -196,10 +196,10 @@ public static class DemoRunner
             model.ZeroGrad();
             double l = double.CreateTruncating(model.Loss(batch));
             model.Backward();
-            double g = clip > 0 ? GradClip.ClipGlobalNorm(ps, clip) : GradClip.GlobalNorm(ps);
+            double g = GradClip.GlobalNorm(ps);
             loss.Add(l); norm.Add(g); clipped.Add(clip > 0 && double.IsFinite(g) && g > clip);
             if (!double.IsFinite(l) || !double.IsFinite(g)) { diverged = true; break; }
-            opt.Step(ps);
+            opt.Step(ps, GradClip.ClipCoefficient(g, clip));                // clipping folded into the update
             if ((s + 1) % every == 0) { onSteps?.Invoke(s + 1 - reported); reported = s + 1; }
         }
         onSteps?.Invoke(steps - reported);

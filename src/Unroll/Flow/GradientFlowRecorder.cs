@@ -51,11 +51,11 @@ public sealed class GradientFlowRecorder<T> where T : unmanaged, IFloatingPointI
     }
 
     /// <summary>
-    /// Records <paramref name="layer"/> and summarises it (σ_max of its W_h from MathNet's SVD) — the call a trainer
-    /// makes every K iterations.
+    /// Records <paramref name="layer"/> and summarises it (σ_max of its W_h from <see cref="WhSpectrum.LargestSingularValue{T}"/>:
+    /// MathNet's SVD up to H = 128, the power iteration above) — the call a trainer makes every K iterations.
     /// </summary>
     public GradientFlowSummary Summarize(IRecurrentLayer<T> layer, Tensor<T>? upstream = null, FlowThresholds? thresholds = null) =>
-        Record(layer, upstream).Summarize(WhSpectrum.Of(layer.Wh.Value).SigmaMax, thresholds);
+        Record(layer, upstream).Summarize(WhSpectrum.LargestSingularValue(layer.Wh.Value), thresholds);
 
     /// <summary>Tanh or ReLU RNN: h_t = f(x_t·W_x + h_{t−1}·W_h + b).</summary>
     /// <param name="hs">(N,T,H) outputs h_1..h_T.</param>

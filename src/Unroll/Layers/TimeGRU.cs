@@ -58,82 +58,75 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
 
     private protected override Tensor<T>? RecurrentGrad => _dhh;
 
-    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    private protected override void PrepareForward(Tensor<T> xs, int n, int t)
     {
-        int h3 = 3 * H, h2 = 2 * H;
-        var gates = Workspace.Ensure(ref _gates, n, t, h3);
-        var hhn = Workspace.Ensure(ref _hhn, n, t, H);
-        var tmp = Workspace.Ensure(ref _tmp, n, h3);
-        var hs = _hs!;
+        var gates = Workspace.Ensure(ref _gates, n, t, 3 * H);
+        Workspace.Ensure(ref _hhn, n, t, H);
+        Workspace.Ensure(ref _tmp, n, 3 * H);
         ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
-        var wh = Wh.Value.Span; var bhn = BhN.Value.Span;
-        var s1 = _s1.AsSpan();
+    }
+
+    private protected override void ForwardRows(int r0, int r1, int t, int part)
+    {
+        int h3 = 3 * H;
+        var gates = _gates!; var hhn = _hhn!; var tmp = _tmp!;
+        var hs = _hs!;
+        var bhn = BhN.Value.Span;
+        var s1 = Scratch(part, 0);
+        bool reference = UseReferenceKernels;
         for (int step = 0; step < t; step++)
         {
-            var hp = PrevH(step, t, out int ldp);
+            var hp = PrevH(r0, step, t, out int ldp);
             // h_{t−1}·Wh for all three gates: one GEMM
-            Gemm.Run(false, false, n, h3, H, T.One, hp, ldp, wh, h3, T.Zero, tmp.Span, h3);
-            for (int r = 0; r < n; r++)
+            StepForwardGemm(r1 - r0, hp, ldp, T.Zero, From(tmp, r0 * h3), h3);
+            for (int r = r0; r < r1; r++)
             {
+                // r, z = σ(x·Wx + b + h·Wh); hn = h·Wh_n + bh_n; n = tanh(x·Wx_n + b_n + r ⊙ hn); h = n + z ⊙ (h_{t−1} − n)
                 var g = Step(gates, r, step, t, h3);
-                var a = tmp.Row(r);
-                var rz = g[..h2];
-                TP.Add<T>(rz, a[..h2], rz);
-                TP.Sigmoid<T>(rz, rz);                                // r, z = σ(x·Wx + b + h·Wh)
-                var hn = Step(hhn, r, step, t, H);
-                TP.Add<T>(a.Slice(h2, H), bhn, hn);                   // hn = h·Wh_n + bh_n
-                var gn = g.Slice(h2, H);
-                TP.FusedMultiplyAdd<T>(g[..H], hn, gn, gn);
-                TP.Tanh<T>(gn, gn);                                   // n = tanh(x·Wx_n + b_n + r ⊙ hn)
-                var hpr = PrevHRow(r, step, t);
-                TP.Subtract<T>(hpr, gn, s1);
-                TP.FusedMultiplyAdd<T>(g.Slice(H, H), s1, gn, Step(hs, r, step, t, H)); // h = n + z ⊙ (h_{t−1} − n)
+                var hn = Step(hhn, r, step, t, H); var h = Step(hs, r, step, t, H);
+                if (reference) GruKernels.ForwardRowReference<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
+                else GruKernels.ForwardRow<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
             }
         }
     }
 
-    private protected override void BackwardSteps(int n, int t)
+    private protected override void PrepareBackward(int n, int t) => Workspace.Ensure(ref _dhh, n, t, 3 * H);
+
+    private protected override void FinishBackward(int n, int t)
     {
-        int h3 = 3 * H, h2 = 2 * H;
+        // inverts hn = … + bh_n: dbh_n += Σ_(n,t) ∂L/∂hn (the last H columns of StepGradA)
+        int h3 = 3 * H;
+        var dhh = _dhh!; var dbhn = BhN.Grad.Span;
+        for (int r = 0; r < n * t; r++) TP.Add<T>(dbhn, dhh.Buffer.AsSpan(dhh.Offset + r * h3 + 2 * H, H), dbhn);
+    }
+
+    private protected override void BackwardRows(int r0, int r1, int t, int part)
+    {
+        int h3 = 3 * H;
         var gates = _gates!; var hhn = _hhn!;
         var sg = _stepGradH!; var dxa = _da!;
-        var dhh = Workspace.Ensure(ref _dhh, n, t, h3);
-        var wh = Wh.Value.Span;
-        var dbhn = BhN.Grad.Span;
-        var s1 = _s1.AsSpan(); var s2 = _s2.AsSpan();
+        var dhh = _dhh!;
+        var s1 = Scratch(part, 0); var s2 = Scratch(part, 1);
+        bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = 0; r < n; r++)
+            for (int r = r0; r < r1; r++)
             {
                 var g = Step(gates, r, step, t, h3);
-                var rg = g[..H]; var z = g.Slice(H, H); var nn = g.Slice(h2, H);
                 var hn = Step(hhn, r, step, t, H);
                 var hpr = PrevHRow(r, step, t);
                 var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
                 var dx = Step(dxa, r, step, t, h3);
                 var dr = Step(dhh, r, step, t, h3);
-                Flush(dh);
-                // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1}:
-                TP.Subtract<T>(T.One, z, s1);
-                TP.Multiply<T>(s1, dh, s1);                           // dn = dh ⊙ (1 − z)
-                TanhBackward(nn, s1, dx.Slice(h2, H));                // da_n = dn ⊙ (1 − n²)
-                TP.Subtract<T>(hpr, nn, s2);
-                TP.Multiply<T>(s2, dh, s2);                           // dz = dh ⊙ (h_{t−1} − n)
-                SigmoidBackward(z, s2, dx.Slice(H, H));               // da_z = dz ⊙ z(1 − z)
-                // inverts n = tanh(a_n + r ⊙ hn):
-                TP.Multiply<T>(dx.Slice(h2, H), hn, s2);              // dr = da_n ⊙ hn
-                SigmoidBackward(rg, s2, dx[..H]);                     // da_r = dr ⊙ r(1 − r)
-                dx[..h2].CopyTo(dr[..h2]);                            // r, z: same gradient on the h·Wh side
-                TP.Multiply<T>(dx.Slice(h2, H), rg, dr.Slice(h2, H)); // ∂L/∂hn = da_n ⊙ r
-                Flush(dx);
-                Flush(dr);
-                TP.Add<T>(dbhn, dr.Slice(h2, H), dbhn);               // inverts hn = … + bh_n
                 var dhp = PrevGradHRow(r, step, t);
-                TP.FusedMultiplyAdd<T>(dh, z, dhp, dhp);              // ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry)
+                // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1} and n = tanh(a_n + r ⊙ hn): dx = [da_r | da_z | da_n],
+                // dr = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry); dh, dx, dr flushed
+                if (reference) GruKernels.BackwardRowReference<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
+                else GruKernels.BackwardRow<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
             }
             // inverts h_{t−1}·Wh: ∂L/∂h_{t−1} += [da_r | da_z | da_n ⊙ r]·Whᵀ
-            var dst = PrevGradH(step, t, out int ldd);
-            Gemm.Run(false, true, n, H, h3, T.One, From(dhh, step * h3), t * h3, wh, h3, T.One, dst, ldd);
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(dhh, r0, step, t, h3), t * h3, dst, ldd);
         }
     }
 }

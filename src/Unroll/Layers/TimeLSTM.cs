@@ -2,7 +2,6 @@ using System.Numerics;
 using Unroll.Init;
 using Unroll.Kernels;
 using Unroll.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
@@ -52,85 +51,68 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
 
     private protected override Tensor<T>? CellSequence => _cs;
 
-    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    private protected override void PrepareForward(Tensor<T> xs, int n, int t)
     {
         int h4 = 4 * H;
         var gates = Workspace.Ensure(ref _gates, n, t, h4);
-        var cs = Workspace.Ensure(ref _cs, n, t, H);
-        var tcs = Workspace.Ensure(ref _tanhC, n, t, H);
-        var hs = _hs!; var c0 = _c0!;
+        Workspace.Ensure(ref _cs, n, t, H);
+        Workspace.Ensure(ref _tanhC, n, t, H);
         ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
-        var wh = Wh.Value.Span;
+    }
+
+    private protected override void ForwardRows(int r0, int r1, int t, int part)
+    {
+        int h4 = 4 * H;
+        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!;
+        var hs = _hs!; var c0 = _c0!;
+        bool reference = UseReferenceKernels;
         for (int step = 0; step < t; step++)
         {
-            var hp = PrevH(step, t, out int ldp);
+            var hp = PrevH(r0, step, t, out int ldp);
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all four gates, in place on the strided rows)
-            Gemm.Run(false, false, n, h4, H, T.One, hp, ldp, wh, h4, T.One, From(gates, step * h4), t * h4);
-            for (int r = 0; r < n; r++)
+            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
+            for (int r = r0; r < r1; r++)
             {
+                // i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g) (in place); c_t = f ⊙ c_{t−1} + i ⊙ g; h_t = o ⊙ tanh(c_t)
                 var g = Step(gates, r, step, t, h4);
-                var ifg = g[..(2 * H)];
-                TP.Sigmoid<T>(ifg, ifg);                              // i, f = σ(a_i), σ(a_f)
-                var gg = g.Slice(2 * H, H);
-                TP.Tanh<T>(gg, gg);                                   // g = tanh(a_g)
-                var o = g.Slice(3 * H, H);
-                TP.Sigmoid<T>(o, o);                                  // o = σ(a_o)
-                var i = g[..H]; var f = g.Slice(H, H);
                 var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
-                var c = Step(cs, r, step, t, H);
-                TP.Multiply<T>(f, cp, c);                             // c = f ⊙ c_{t−1}
-                TP.FusedMultiplyAdd<T>(i, gg, c, c);                  //   + i ⊙ g
-                var tc = Step(tcs, r, step, t, H);
-                TP.Tanh<T>(c, tc);                                    // tanh(c_t)
-                TP.Multiply<T>(o, tc, Step(hs, r, step, t, H));       // h_t = o ⊙ tanh(c_t)
+                var c = Step(cs, r, step, t, H); var tc = Step(tcs, r, step, t, H); var h = Step(hs, r, step, t, H);
+                if (reference) LstmKernels.ForwardRowReference<T>(g, cp, c, tc, h);
+                else LstmKernels.ForwardRow<T>(g, cp, c, tc, h);
             }
         }
     }
 
-    private protected override void BackwardSteps(int n, int t)
+    private protected override void PrepareBackward(int n, int t) =>
+        Workspace.Ensure(ref _stepGradC, n, t, H).Clear();            // no gradient from beyond the last step
+
+    private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         int h4 = 4 * H;
         var gates = _gates!; var cs = _cs!; var tcs = _tanhC!; var c0 = _c0!;
         var sg = _stepGradH!; var da = _da!; var dc0 = _dc0!;
-        var sgc = Workspace.Ensure(ref _stepGradC, n, t, H);
-        sgc.Clear();                                                  // no gradient from beyond the last step
-        var wh = Wh.Value.Span;
-        var s1 = _s1.AsSpan();
+        var sgc = _stepGradC!;
+        var s1 = Scratch(part, 0);
+        bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = 0; r < n; r++)
+            for (int r = r0; r < r1; r++)
             {
                 var g = Step(gates, r, step, t, h4);
-                var i = g[..H]; var f = g.Slice(H, H); var gg = g.Slice(2 * H, H); var o = g.Slice(3 * H, H);
                 var tc = Step(tcs, r, step, t, H);
                 var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
                 var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
                 var dc = Step(sgc, r, step, t, H);                    // holds ∂L/∂c_t from c_{t+1}
                 var d = Step(da, r, step, t, h4);
-                Flush(dh);
-                // inverts h_t = o ⊙ tanh(c_t): dc += dh ⊙ o ⊙ (1 − tanh²c)   (dc is now the total ∂L/∂c_t)
-                TP.Multiply<T>(tc, tc, s1);
-                TP.Subtract<T>(T.One, s1, s1);
-                TP.Multiply<T>(s1, o, s1);
-                TP.FusedMultiplyAdd<T>(s1, dh, dc, dc);
-                Flush(dc);
-                //                              do = dh ⊙ tanh(c_t) → da_o = do ⊙ o(1 − o)
-                TP.Multiply<T>(dh, tc, s1);
-                SigmoidBackward(o, s1, d.Slice(3 * H, H));
-                // inverts c_t = f ⊙ c_{t−1} + i ⊙ g:
-                TP.Multiply<T>(dc, gg, s1);                           // di = dc ⊙ g → da_i = di ⊙ i(1 − i)
-                SigmoidBackward(i, s1, d[..H]);
-                TP.Multiply<T>(dc, i, s1);                            // dg = dc ⊙ i → da_g = dg ⊙ (1 − g²)
-                TanhBackward(gg, s1, d.Slice(2 * H, H));
-                TP.Multiply<T>(dc, cp, s1);                           // df = dc ⊙ c_{t−1} → da_f = df ⊙ f(1 − f)
-                SigmoidBackward(f, s1, d.Slice(H, H));
                 var dcp = step == 0 ? dc0.Row(r) : Step(sgc, r, step - 1, t, H);
-                TP.Multiply<T>(dc, f, dcp);                           // ∂L/∂c_{t−1} (from c_t) = dc ⊙ f
-                Flush(d);
+                // inverts h_t = o ⊙ tanh(c_t) and c_t = f ⊙ c_{t−1} + i ⊙ g: dc += dh ⊙ o ⊙ (1 − tanh²c) (now total),
+                // da = [dc⊙g⊙i(1−i) | dc⊙c_{t−1}⊙f(1−f) | dc⊙i⊙(1−g²) | dh⊙tanh c⊙o(1−o)], ∂L/∂c_{t−1} = dc ⊙ f; dh, dc, da flushed
+                if (reference) LstmKernels.BackwardRowReference<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
+                else LstmKernels.BackwardRow<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
-            var dst = PrevGradH(step, t, out int ldd);
-            Gemm.Run(false, true, n, H, h4, T.One, From(da, step * h4), t * h4, wh, h4, T.One, dst, ldd);
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, h4), t * h4, dst, ldd);
         }
     }
 }

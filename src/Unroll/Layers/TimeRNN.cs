@@ -2,7 +2,6 @@ using System.Numerics;
 using Unroll.Init;
 using Unroll.Kernels;
 using Unroll.Tensors;
-using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace Unroll.Layers;
 
@@ -40,48 +39,45 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
 
     private bool Relu => Cell == CellType.RnnRelu;
 
-    private protected override void ForwardSteps(Tensor<T> xs, int n, int t)
+    private protected override void PrepareForward(Tensor<T> xs, int n, int t) =>
+        ProjectInputs(xs, _hs!, n, t);                                // hs = xs·Wx + b (pre-activations)
+
+    private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
         var hs = _hs!;
-        ProjectInputs(xs, hs, n, t);                                  // hs = xs·Wx + b (pre-activations)
-        var wh = Wh.Value.Span;
+        bool reference = UseReferenceKernels, relu = Relu;
         for (int step = 0; step < t; step++)
         {
-            var hp = PrevH(step, t, out int ldp);
+            var hp = PrevH(r0, step, t, out int ldp);
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh, in place on the strided rows of step t
-            Gemm.Run(false, false, n, H, H, T.One, hp, ldp, wh, H, T.One, From(hs, step * H), t * H);
-            for (int i = 0; i < n; i++)
+            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(hs, r0, step, t, H), t * H);
+            for (int i = r0; i < r1; i++)
             {
-                var row = Step(hs, i, step, t, H);
-                if (Relu) TP.Max<T>(row, T.Zero, row);                // h_t = max(0, a_t)
-                else TP.Tanh<T>(row, row);                            // h_t = tanh(a_t)
+                var row = Step(hs, i, step, t, H);                    // h_t = max(0, a_t) or tanh(a_t), in place
+                if (reference) RnnKernels.ForwardRowReference<T>(row, relu);
+                else RnnKernels.ForwardRow<T>(row, relu);
             }
         }
     }
 
-    private protected override void BackwardSteps(int n, int t)
+    private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         var hs = _hs!; var sg = _stepGradH!; var da = _da!;
-        var wh = Wh.Value.Span;
+        bool reference = UseReferenceKernels, relu = Relu;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int i = 0; i < n; i++)
+            for (int i = r0; i < r1; i++)
             {
                 var h = Step(hs, i, step, t, H);
                 var dh = Step(sg, i, step, t, H);                     // total ∂L/∂h_t (complete: step+1 already added)
-                Flush(dh);
                 var d = Step(da, i, step, t, H);
-                if (Relu)
-                {
-                    // inverts h = max(0, a): da = dh where h > 0
-                    for (int j = 0; j < d.Length; j++) d[j] = h[j] > T.Zero ? dh[j] : T.Zero;
-                }
-                else TanhBackward(h, dh, d);                          // inverts h = tanh(a): da = dh ⊙ (1 − h²)
-                Flush(d);
+                // inverts h = max(0, a): da = dh where h > 0; inverts h = tanh(a): da = dh ⊙ (1 − h²); dh, da flushed
+                if (reference) RnnKernels.BackwardRowReference<T>(h, dh, d, relu, GradFlushThreshold);
+                else RnnKernels.BackwardRow<T>(h, dh, d, relu, GradFlushThreshold);
             }
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
-            var dst = PrevGradH(step, t, out int ldd);
-            Gemm.Run(false, true, n, H, H, T.One, From(da, step * H), t * H, wh, H, T.One, dst, ldd);
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, H), t * H, dst, ldd);
         }
     }
 }

@@ -15,7 +15,7 @@ namespace Unroll.Layers;
 /// starts at <c>(n·T + t)·width</c>. The per-step GEMMs address them in place with a leading dimension of T·width.
 /// Workspaces are allocated once per (N,T) and reused: a steady-state Forward/Backward allocates nothing.
 /// </remarks>
-public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
 {
     private protected readonly int D, H, K;
     private readonly Parameter<T>[] _params;
@@ -28,7 +28,7 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
     private bool _hasState, _pending, _forwardDone, _backwardDone;
     // Backward workspaces.
     private protected Tensor<T>? _stepGradH, _da, _dh0, _dc0;
-    private Tensor<T>? _dxs, _corr;
+    private Tensor<T>? _dxs, _corr, _xsAug, _wAug;
 
     private protected TimeRecurrentBase(string name, CellType cell, Parameter<T> wx, Parameter<T> wh, Parameter<T> b, bool stateful, params Parameter<T>[] extra)
     {
@@ -49,7 +49,6 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         Wx = wx; Wh = wh; B = b;
         Stateful = stateful;
         _params = [wx, wh, b, .. extra];
-        _s1 = new T[H]; _s2 = new T[H];
     }
 
     /// <summary>Number of gate blocks k (1, 4 or 3).</summary>
@@ -68,8 +67,46 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         _ => "TimeRNN",
     };
 
-    /// <summary>Two scratch rows of length H for the elementwise step kernels.</summary>
-    private protected readonly T[] _s1, _s2;
+    /// <summary>Scratch rows (2·H) for the elementwise step kernels, one per batch part (parts run concurrently).</summary>
+    private T[][] _scratch = [];
+
+    /// <summary>Scratch row s (0 or 1) of length H for batch part <paramref name="part"/>.</summary>
+    private protected Span<T> Scratch(int part, int s) => _scratch[part].AsSpan(s * H, H);
+
+    /// <summary>
+    /// Batch parts the recurrence is split into (0 = automatic, the default). Each part runs the whole step loop
+    /// for its rows on its own core, with single-threaded step products against the shared pre-packed W_h, so the
+    /// cores never wait for each other inside the loop. 1 = one part: the step products themselves use
+    /// <see cref="Gemm.Threads"/> threads and the elementwise work runs on the calling thread.
+    /// Automatic: <see cref="AutoBatchParts"/>. Results do not depend on the split (every row's arithmetic is the same).
+    /// </summary>
+    public int BatchParts
+    {
+        get => _batchParts;
+        set
+        {
+            if (value < 0) throw new ArgumentException($"{Kind} '{Name}': BatchParts must be ≥ 0 (0 = automatic), got {value}.");
+            _batchParts = value;
+        }
+    }
+    private int _batchParts;
+
+    /// <summary>
+    /// The automatic split: min(<see cref="Gemm.Threads"/>, N / <see cref="MinRowsPerPart"/>) parts, at least 1.
+    /// </summary>
+    public int AutoBatchParts(int n) => Math.Max(1, Math.Min(Gemm.Threads, n / MinRowsPerPart));
+
+    /// <summary>Fewest batch rows per part in the automatic split.</summary>
+    public static int MinRowsPerPart { get; } = EnvInt("UNROLL_MIN_ROWS_PER_PART", 8);
+
+    private static int EnvInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int v) && v > 0 ? v : fallback;
+
+    private int PartsFor(int n) => Math.Min(n, _batchParts > 0 ? _batchParts : AutoBatchParts(n));
+
+    // The pass the batch parts run (IPartitionedWork state; set before the pool runs them).
+    private bool _passForward, _passSerialGemm;
+    private int _passN, _passT;
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -98,6 +135,8 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
     {
         if (GradFlushThreshold > T.Zero) Subnormals.FlushBelow(x, GradFlushThreshold);
     }
+    /// <summary>Run the per-row step kernels' plain reference versions (e.g. <see cref="LstmKernels.ForwardRowReference{T}"/>) instead of the fused SIMD ones — for A/B tests and benchmarks. Default false.</summary>
+    public bool UseReferenceKernels { get; set; }
     /// <inheritdoc/>
     public Parameter<T> Wx { get; }
     /// <inheritdoc/>
@@ -187,7 +226,9 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         _pending = false;
         _backwardDone = false;
 
-        ForwardSteps(xs, n, t);
+        PrepareForward(xs, n, t);
+        _whPacked.Pack(false, H, K, Wh.Value.Span, K);                // W_h (H×kH), packed once for all T steps
+        RunRows(forward: true, n, t);
 
         // Keep the last state (h_{T−1}, c_{T−1}) for the next call and for State/CellState.
         var st = Workspace.Ensure(ref _state, n, H);
@@ -218,7 +259,10 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         Workspace.Ensure(ref _dh0, n, H).Clear();
         if (HasCell) Workspace.Ensure(ref _dc0, n, H).Clear();
 
-        BackwardSteps(n, t);
+        PrepareBackward(n, t);
+        _whTPacked.Pack(true, K, H, Wh.Value.Span, K);                // W_hᵀ (kH×H), packed once for all T steps
+        RunRows(forward: false, n, t);
+        FinishBackward(n, t);
 
         AccumulateWeightGrads(n, t);
         var dxs = Workspace.Ensure(ref _dxs, n, t, D);
@@ -235,48 +279,135 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
     /// <summary>∂L/∂(h_{t−1}·Wh) per step (N,T,kH). For RNN/LSTM the same tensor as <see cref="InputGrad"/>.</summary>
     private protected virtual Tensor<T>? RecurrentGrad => _da;
 
-    /// <summary>Runs the recurrence over t steps, filling hs (and the cell's caches) from xs, h0 (and c0).</summary>
-    private protected abstract void ForwardSteps(Tensor<T> xs, int n, int t);
+    /// <summary>Before the recurrence: ensures the cell's workspaces for (n, t) and projects the inputs of all steps.</summary>
+    private protected abstract void PrepareForward(Tensor<T> xs, int n, int t);
 
     /// <summary>
-    /// Runs the backward recurrence: StepGradH holds dhs on entry; fills it with the totals, fills
-    /// <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 (cleared on entry) and DC0 (cleared on entry), and
-    /// adds cell-specific parameter gradients (e.g. GRU's BhN). Wx, Wh, B gradients are added afterwards by the base.
+    /// Runs the recurrence over t steps for batch rows [r0, r1), filling hs (and the cell's caches) from the
+    /// projected inputs, h0 (and c0). Rows are independent, so parts of the batch may run concurrently;
+    /// <paramref name="part"/> selects the scratch rows.
     /// </summary>
-    private protected abstract void BackwardSteps(int n, int t);
+    private protected abstract void ForwardRows(int r0, int r1, int t, int part);
 
-    /// <summary>dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)).</summary>
+    /// <summary>Before the backward recurrence: ensures the cell's backward workspaces for (n, t).</summary>
+    private protected virtual void PrepareBackward(int n, int t) { }
+
+    /// <summary>
+    /// Runs the backward recurrence for batch rows [r0, r1): StepGradH holds dhs on entry; fills it with the totals,
+    /// fills <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 and DC0 (both cleared on entry) for these rows.
+    /// Must not write shared parameter gradients (parts run concurrently): those go into <see cref="FinishBackward"/>.
+    /// </summary>
+    private protected abstract void BackwardRows(int r0, int r1, int t, int part);
+
+    /// <summary>After all rows' backward recurrence: cell-specific parameter gradients (e.g. GRU's BhN).
+    /// Wx, Wh, B gradients are added afterwards by the base.</summary>
+    private protected virtual void FinishBackward(int n, int t) { }
+
+    private readonly GemmPackedB<T> _whPacked = new(), _whTPacked = new();
+
+    /// <summary>Splits the batch into parts and runs the forward or backward recurrence of each (concurrently when
+    /// the GEMM worker pool is free; otherwise one after the other on this thread).</summary>
+    private void RunRows(bool forward, int n, int t)
+    {
+        int parts = PartsFor(n);
+        if (_scratch.Length < parts || (_scratch.Length > 0 && _scratch[0].Length < 2 * H))
+        {
+            var sc = new T[Math.Max(parts, _scratch.Length)][];
+            for (int i = 0; i < sc.Length; i++) sc[i] = new T[2 * H];
+            _scratch = sc;
+        }
+        _passForward = forward; _passN = n; _passT = t;
+        if (parts > 1)
+        {
+            _passSerialGemm = true;
+            if (GemmWorkers.Shared.TryRun(this, parts)) return;
+        }
+        // One part (or the pool is busy, e.g. another model trains on another thread): the step products may use
+        // the GEMM's own threads.
+        _passSerialGemm = false;
+        for (int p = 0; p < parts; p++) RunPart(p, parts);
+    }
+
+    /// <summary>Runs batch part <paramref name="part"/> of the current pass (IPartitionedWork; called by the pool).</summary>
+    public void RunPart(int part, int parts)
+    {
+        int r0 = (int)((long)_passN * part / parts), r1 = (int)((long)_passN * (part + 1) / parts);
+        if (r0 >= r1) return;
+        if (_passForward) ForwardRows(r0, r1, _passT, part);
+        else BackwardRows(r0, r1, _passT, part);
+    }
+
+    /// <summary>
+    /// The forward step product for rows [r0, r1): C ← beta·C + H_prev·W_h with the pre-packed W_h.
+    /// <paramref name="hp"/>/<paramref name="c"/> start at row r0.
+    /// </summary>
+    private protected void StepForwardGemm(int rows, ReadOnlySpan<T> hp, int ldh, T beta, Span<T> c, int ldc) =>
+        Gemm.RunPacked(false, rows, T.One, hp, ldh, _whPacked, beta, c, ldc, parallel: !_passSerialGemm);
+
+    /// <summary>The backward step product for rows [r0, r1): dH_prev += dR·W_hᵀ with the pre-packed W_hᵀ.</summary>
+    private protected void StepBackwardGemm(int rows, ReadOnlySpan<T> dr, int ldr, Span<T> dhp, int ldd) =>
+        Gemm.RunPacked(false, rows, T.One, dr, ldr, _whTPacked, T.One, dhp, ldd, parallel: !_passSerialGemm);
+
+    /// <summary>Inputs narrower than this get the bias folded into the input GEMMs (see <see cref="ProjectInputs"/>).</summary>
+    private const int FoldBiasMaxD = 32;
+    private bool FoldBias => D < FoldBiasMaxD;
+
+    /// <summary>
+    /// dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)). For narrow inputs (D &lt; 32, e.g. the
+    /// adding problem's D = 2) the bias is folded into the product, [xs | 1]·[Wx ; b] with depth D+1, so the
+    /// (N·T)×kH result is written once instead of written, then read and rewritten by a bias pass; for wide inputs
+    /// the bias pass is a small part of the GEMM's cost.
+    /// </summary>
     private protected void ProjectInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
     {
-        Gemm.Run(false, false, n * t, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
+        int rows = n * t;
+        if (FoldBias)
+        {
+            var xa = Workspace.Ensure(ref _xsAug, rows, D + 1);
+            var wa = Workspace.Ensure(ref _wAug, D + 1, K);
+            var x = xs.Span; var xas = xa.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                x.Slice(r * D, D).CopyTo(xas.Slice(r * (D + 1), D));
+                xas[r * (D + 1) + D] = T.One;
+            }
+            Wx.Value.Span.CopyTo(wa.Span);
+            B.Value.Span.CopyTo(wa.Span.Slice(D * K, K));
+            Gemm.Run(false, false, rows, K, D + 1, T.One, xas, D + 1, wa.Span, K, T.Zero, dest.Span, K);
+            return;
+        }
+        Gemm.Run(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
         var b = B.Value.Span;
-        for (int r = 0; r < n * t; r++)
+        for (int r = 0; r < rows; r++)
         {
             var row = dest.Buffer.AsSpan(dest.Offset + r * K, K);
             TP.Add<T>(row, b, row);
         }
     }
 
-    /// <summary>The rows of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>
-    private protected Span<T> PrevH(int step, int t, out int ld)
+    /// <summary>The rows r0.. of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>
+    private protected Span<T> PrevH(int r0, int step, int t, out int ld)
     {
-        if (step == 0) { ld = H; return _h0!.Span; }
+        if (step == 0) { ld = H; return From(_h0!, r0 * H); }
         ld = t * H;
-        return From(_hs!, (step - 1) * H);
+        return From(_hs!, (r0 * t + step - 1) * H);
     }
 
     /// <summary>The rows of h_{step−1} for batch row i (h0 at step 0).</summary>
     private protected Span<T> PrevHRow(int i, int step, int t) => step == 0 ? _h0!.Row(i) : Step(_hs!, i, step - 1, t, H);
 
-    /// <summary>The destination for ∂L/∂h_{step−1}: StepGradH rows of step−1, or DH0 at step 0 (out ld).</summary>
-    private protected Span<T> PrevGradH(int step, int t, out int ld)
+    /// <summary>The destination for ∂L/∂h_{step−1} from row r0 on: StepGradH rows of step−1, or DH0 at step 0 (out ld).</summary>
+    private protected Span<T> PrevGradH(int r0, int step, int t, out int ld)
     {
-        if (step == 0) { ld = H; return _dh0!.Span; }
+        if (step == 0) { ld = H; return From(_dh0!, r0 * H); }
         ld = t * H;
-        return From(_stepGradH!, (step - 1) * H);
+        return From(_stepGradH!, (r0 * t + step - 1) * H);
     }
 
     private protected Span<T> PrevGradHRow(int i, int step, int t) => step == 0 ? _dh0!.Row(i) : Step(_stepGradH!, i, step - 1, t, H);
+
+    /// <summary>Rows r0.. of step <paramref name="step"/> of an (N,T,width) tensor as a GEMM operand (leading dimension T·width).</summary>
+    private protected static Span<T> StepRows(Tensor<T> x, int r0, int step, int t, int width) => From(x, (r0 * t + step) * width);
 
     /// <summary>The elements of tensor <paramref name="x"/> from flat index <paramref name="offset"/> to its end.</summary>
     private protected static Span<T> From(Tensor<T> x, int offset) => x.Buffer.AsSpan(x.Offset + offset, x.Length - offset);
@@ -295,8 +426,19 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         var dA = InputGrad;
         var dR = RecurrentGrad!;
         var hs = _hs!;
-        // inverts A = xs·Wx: dWx += xsᵀ·dA
-        Gemm.Run(true, false, D, K, rows, T.One, _xs!.Span, D, dA.Span, K, T.One, Wx.Grad.Span, K);
+        if (FoldBias)
+        {
+            // inverts A = [xs | 1]·[Wx ; b]: [dWx ; db] = [xs | 1]ᵀ·dA in one GEMM (the [xs | 1] of the forward pass)
+            var wa = _wAug!;
+            Gemm.Run(true, false, D + 1, K, rows, T.One, _xsAug!.Span, D + 1, dA.Span, K, T.Zero, wa.Span, K);
+            TP.Add<T>(Wx.Grad.Span, wa.Span[..(D * K)], Wx.Grad.Span);
+            TP.Add<T>(B.Grad.Span, wa.Span.Slice(D * K, K), B.Grad.Span);
+        }
+        else
+        {
+            // inverts A = xs·Wx: dWx += xsᵀ·dA
+            Gemm.Run(true, false, D, K, rows, T.One, _xs!.Span, D, dA.Span, K, T.One, Wx.Grad.Span, K);
+        }
         // inverts R = h_{t−1}·Wh: dWh += Σ_(n,t) h_{t−1}ᵀ·dR_t. Flat row r of hs is h_t of (n,t); row r+1 of dR is
         // step t+1 of the same sequence except where t+1 = 0 starts a new one. So: one GEMM pairing hs rows
         // [0, NT−1) with dR rows [1, NT), then one small GEMM over the N rows (n, 0) with (h0[n] − hs[n−1, T−1])
@@ -308,9 +450,12 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T> where T : unmana
         h0.Row(0).CopyTo(corr.Row(0));
         for (int i = 1; i < n; i++) TP.Subtract<T>(h0.Row(i), Step(hs, i - 1, t - 1, t, H), corr.Row(i));
         Gemm.Run(true, false, H, K, n, T.One, corr.Span, H, dR.Span, t * K, T.One, Wh.Grad.Span, K);
-        // inverts A + b: db += Σ_rows dA
-        var db = B.Grad.Span;
-        for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+        if (!FoldBias)
+        {
+            // inverts A + b: db += Σ_rows dA
+            var db = B.Grad.Span;
+            for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+        }
     }
 
     /// <summary>dst = dy ⊙ y ⊙ (1 − y) (sigmoid backward from its output y). dst must not alias y or dy.</summary>

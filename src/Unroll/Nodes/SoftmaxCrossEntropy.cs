@@ -294,32 +294,9 @@ public static class SoftmaxCrossEntropy
         return sum;
     }
 
-    /// <summary>
-    /// e^x for 16 floats (Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n applied in two halves so
-    /// n = −126…128 stays exact); ≤ 2 ulp against the correctly rounded result. x &lt; −87.3365 (result below the
-    /// smallest normal float) gives 0 — no subnormals; x &gt; 88.7228 gives +∞; NaN gives NaN.
-    /// </summary>
+    /// <summary>e^x for 16 floats: <see cref="SimdMath.ExpF"/> (≤ 2 ulp; below −87.3365 → 0, above 88.7228 → +∞, NaN → NaN).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ExpF(Vector512<float> x)
-    {
-        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));             // n = round(x / ln2)
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);        // r = x − n·ln2 (ln2 in two parts)
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500E-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;             // e^r
-        var ni = Vector512.ConvertToInt32(n);
-        var n1 = Vector512.ShiftRightArithmetic(ni, 1);
-        var s1 = Vector512.ShiftLeft(n1 + Vector512.Create(127), 23).AsSingle();           // 2^(n/2)
-        var s2 = Vector512.ShiftLeft(ni - n1 + Vector512.Create(127), 23).AsSingle();      // 2^(n − n/2)
-        var y = p * s1 * s2;
-        y = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.3365447f)), Vector512<float>.Zero, y);
-        return Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.7228394f)), Vector512.Create(float.PositiveInfinity), y);
-    }
+    public static Vector512<float> ExpF(Vector512<float> x) => SimdMath.ExpF(x);
 
     /// <summary>
     /// The largest element (fast SIMD max without IEEE NaN ordering: when <paramref name="x"/> holds a NaN the result

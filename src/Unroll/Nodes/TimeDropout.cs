@@ -6,7 +6,8 @@ namespace Unroll.Nodes;
 /// <summary>
 /// Inverted dropout on a sequence: x, y, dy, dx, mask: (N, T, D); an independent mask element per (n, t, d), as
 /// in the textbook's TimeDropout. Same rules as <see cref="Dropout{T}"/> (which does the work): scale 1/(1 − p) on
-/// kept units, identity in evaluation or with p = 0, masks drawn from the injected <see cref="Rng"/>.
+/// kept units, identity in evaluation or with p = 0, masks drawn from the injected <see cref="Rng"/> (draw
+/// order: <see cref="Dropout{T}"/>'s remarks).
 /// </summary>
 /// <remarks>NaN/∞ and subnormal behaviour: as <see cref="Dropout{T}"/>.</remarks>
 public sealed class TimeDropout<T> : INode<T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -6,10 +6,41 @@ namespace Unroll.Optim;
 /// <summary>Updates parameters from their accumulated gradients (<see cref="Parameter{T}.Grad"/>).</summary>
 public interface IOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>The learning rate used by the next <see cref="Step"/> (schedules set it).</summary>
+    /// <summary>The learning rate used by the next step (schedules set it).</summary>
     double LearningRate { get; set; }
     /// <summary>One update of every parameter in <paramref name="ps"/> (pass each tied parameter once).</summary>
     void Step(IReadOnlyList<Parameter<T>> ps);
+
+    /// <summary>
+    /// Exactly <c>g ← g·gradScale</c> for every distinct parameter (in place, as <see cref="GradClip.ClipGlobalNorm{T}"/>
+    /// does, with gradScale rounded once to T) followed by <see cref="Step(IReadOnlyList{Parameter{T}})"/>; gradScale = 1
+    /// leaves the gradients untouched. Pass <see cref="GradClip.ClipCoefficient"/> to clip by global norm without a
+    /// separate pass over the gradients (<see cref="Optimizer{T}"/> scales each block of g just before updating it).
+    /// </summary>
+    /// <exception cref="ArgumentException">gradScale is not finite.</exception>
+    void Step(IReadOnlyList<Parameter<T>> ps, double gradScale)
+    {
+        if (!double.IsFinite(gradScale)) throw new ArgumentException($"Step: gradScale must be finite, got {gradScale}.");
+        if (gradScale != 1) ParameterSweep.Scale(ps, T.CreateTruncating(gradScale));
+        Step(ps);
+    }
+}
+
+/// <summary>
+/// The state tensors of one parameter (in <see cref="Optimizer{T}"/>'s slot order) restricted to the element range
+/// being updated: <c>slots[k]</c> is slot k's span over the same elements as the w and g spans passed with it.
+/// </summary>
+public readonly ref struct OptimizerSlots<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Tensor<T>[] _slots;
+    private readonly int _offset, _length;
+
+    internal OptimizerSlots(Tensor<T>[] slots, int offset, int length) { _slots = slots; _offset = offset; _length = length; }
+
+    /// <summary>Number of slots.</summary>
+    public int Count => _slots.Length;
+    /// <summary>Slot k over the range.</summary>
+    public Span<T> this[int k] => _slots[k].Span.Slice(_offset, _length);
 }
 
 /// <summary>
@@ -34,7 +65,7 @@ public sealed class OptimizerState<T> where T : unmanaged, IFloatingPointIeee754
 public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Dictionary<Parameter<T>, Tensor<T>[]> _slots = new(ReferenceEqualityComparer.Instance);
-    private Tensor<T>? _scratch;
+    private T[]? _referenceScratch;
 
     protected Optimizer(double learningRate)
     {
@@ -44,7 +75,7 @@ public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatin
     }
 
     public double LearningRate { get; set; }
-    /// <summary>Number of <see cref="Step"/> calls done (Adam's t).</summary>
+    /// <summary>Number of steps done (Adam's t).</summary>
     public long Steps { get; private set; }
     /// <summary>Short name: sgd, momentum, adagrad, rmsprop, adam.</summary>
     public abstract string Kind { get; }
@@ -53,25 +84,64 @@ public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatin
     /// <summary>The hyperparameters other than the learning rate (for checkpoints and logs).</summary>
     public abstract Dictionary<string, double> Hyperparameters { get; }
 
-    public void Step(IReadOnlyList<Parameter<T>> ps)
+    public void Step(IReadOnlyList<Parameter<T>> ps) => Step(ps, 1.0);
+
+    /// <summary>
+    /// Same result, bit for bit, as scaling every distinct gradient in place by <paramref name="gradScale"/> (rounded
+    /// once to T; skipped when it is 1) and then <see cref="Step(IReadOnlyList{Parameter{T}})"/>, but in one pass: the
+    /// parameters are cut into blocks (<see cref="ParameterSweep"/>), each block's g is scaled and then used for the
+    /// update while it is in cache, and the blocks are spread over <see cref="Kernels.Gemm.Threads"/> cores when the
+    /// model is large. Every update rule is elementwise, so the split does not change any bit. A tied parameter
+    /// (listed twice) is updated once.
+    /// </summary>
+    /// <exception cref="ArgumentException">gradScale is not finite.</exception>
+    public void Step(IReadOnlyList<Parameter<T>> ps, double gradScale)
+    {
+        BeginStep(ps, gradScale);
+        ParameterSweep.Update(ps, this, gradScale != 1, C(gradScale));
+    }
+
+    /// <summary>The serial start of a step: checks the scale, counts the step, creates missing slots (the parallel pass only reads them).</summary>
+    internal void BeginStep(IReadOnlyList<Parameter<T>> ps, double gradScale)
+    {
+        if (!double.IsFinite(gradScale)) throw new ArgumentException($"{GetType().Name}.Step: gradScale must be finite, got {gradScale}.");
+        Steps++;
+        for (int i = 0; i < ps.Count; i++) SlotsOf(ps[i]);
+    }
+
+    /// <summary>Reference of <see cref="Step(IReadOnlyList{Parameter{T}}, double)"/>: scale every distinct gradient, then update each whole parameter, serially.</summary>
+    internal void StepReference(IReadOnlyList<Parameter<T>> ps, double gradScale)
     {
         Steps++;
+        T s = C(gradScale);
         for (int i = 0; i < ps.Count; i++)
         {
+            if (ParameterSweep.IsRepeat(ps, i)) continue;               // a tied parameter is updated once
             var p = ps[i];
-            bool dup = false;
-            for (int j = 0; j < i; j++) if (ReferenceEquals(ps[j], p)) { dup = true; break; }
-            if (dup) continue;                                   // a tied parameter is updated once
-            Update(p.Value.Span, p.Grad.Span, SlotsOf(p), Scratch(p.Value.Length));
+            if (gradScale != 1) System.Numerics.Tensors.TensorPrimitives.Multiply<T>(p.Grad.Span, s, p.Grad.Span);
+        }
+        for (int i = 0; i < ps.Count; i++)
+        {
+            if (ParameterSweep.IsRepeat(ps, i)) continue;
+            var p = ps[i];
+            if (_referenceScratch is null || _referenceScratch.Length < p.Value.Length) _referenceScratch = new T[p.Value.Length];
+            Update(p.Value.Span, p.Grad.Span, new OptimizerSlots<T>(SlotsOf(p), 0, p.Value.Length), _referenceScratch.AsSpan(0, p.Value.Length));
         }
     }
 
-    /// <summary>Updates one parameter in place from its gradient.</summary>
-    /// <param name="w">the parameter's values (updated in place).</param>
-    /// <param name="g">its gradient, same length.</param>
-    /// <param name="slots">this parameter's state tensors, same length as w, in <see cref="SlotNames"/> order.</param>
-    /// <param name="tmp">scratch of the same length.</param>
-    protected abstract void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp);
+    /// <summary>False if <see cref="Update"/> never touches its tmp argument (then it gets an empty span and no thread allocates scratch for it).</summary>
+    protected internal virtual bool UsesScratch => true;
+
+    /// <summary>Updates elements [offset, offset + length) of <paramref name="p"/> (its slots exist).</summary>
+    internal void UpdateRange(Parameter<T> p, int offset, int length, Span<T> tmp)
+        => Update(p.Value.Span.Slice(offset, length), p.Grad.Span.Slice(offset, length), new OptimizerSlots<T>(_slots[p], offset, length), tmp);
+
+    /// <summary>Updates a range of one parameter in place from its gradient (every rule is elementwise).</summary>
+    /// <param name="w">the parameter's values over the range (updated in place).</param>
+    /// <param name="g">its gradient over the range, same length.</param>
+    /// <param name="slots">this parameter's state tensors over the range, in <see cref="SlotNames"/> order.</param>
+    /// <param name="tmp">scratch of the same length (empty when <see cref="UsesScratch"/> is false).</param>
+    protected abstract void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp);
 
     private Tensor<T>[] SlotsOf(Parameter<T> p)
     {
@@ -82,12 +152,6 @@ public abstract class Optimizer<T> : IOptimizer<T> where T : unmanaged, IFloatin
             _slots[p] = s;
         }
         return s;
-    }
-
-    private Span<T> Scratch(int n)
-    {
-        if (_scratch is null || _scratch.Length < n) _scratch = new Tensor<T>(n);
-        return _scratch.Span[..n];
     }
 
     /// <summary>Copies the whole state (slots keyed by parameter name; names must be unique).</summary>

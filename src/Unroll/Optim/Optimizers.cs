@@ -8,10 +8,11 @@ namespace Unroll.Optim;
 public sealed class Sgd<T>(double learningRate) : Optimizer<T>(learningRate) where T : unmanaged, IFloatingPointIeee754<T>
 {
     public override string Kind => "sgd";
+    protected internal override bool UsesScratch => false;
     protected override string[] SlotNames => [];
     public override Dictionary<string, double> Hyperparameters => [];
 
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp)
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp)
         => TP.MultiplyAdd<T>(g, C(-LearningRate), w, w);                 // w ← w − lr·g
 }
 
@@ -28,12 +29,13 @@ public sealed class Momentum<T> : Optimizer<T> where T : unmanaged, IFloatingPoi
     }
     public double Mu { get; }
     public override string Kind => "momentum";
+    protected internal override bool UsesScratch => false;
     protected override string[] SlotNames => ["buf"];
     public override Dictionary<string, double> Hyperparameters => new() { ["momentum"] = Mu };
 
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp)
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp)
     {
-        var b = slots[0].Span;
+        var b = slots[0];
         TP.MultiplyAdd<T>(b, C(Mu), g, b);                                // b ← μ·b + g
         TP.MultiplyAdd<T>(b, C(-LearningRate), w, w);                     // w ← w − lr·b
     }
@@ -48,9 +50,9 @@ public sealed class AdaGrad<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     protected override string[] SlotNames => ["sum"];
     public override Dictionary<string, double> Hyperparameters => new() { ["eps"] = Eps };
 
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp)
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp)
     {
-        var s = slots[0].Span;
+        var s = slots[0];
         TP.MultiplyAdd<T>(g, g, s, s);                                    // s ← s + g²
         TP.Sqrt<T>(s, tmp);
         TP.Add<T>(tmp, C(Eps), tmp);                                      // √s + ε
@@ -73,9 +75,9 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     protected override string[] SlotNames => ["square_avg"];
     public override Dictionary<string, double> Hyperparameters => new() { ["alpha"] = Alpha, ["eps"] = Eps };
 
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp)
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp)
     {
-        var v = slots[0].Span;
+        var v = slots[0];
         TP.Multiply<T>(g, g, tmp);                                        // g²
         TP.Multiply<T>(tmp, C(1 - Alpha), tmp);
         TP.MultiplyAdd<T>(v, C(Alpha), tmp, v);                           // v ← α·v + (1−α)·g²
@@ -104,9 +106,9 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     protected override string[] SlotNames => ["m", "v"];
     public override Dictionary<string, double> Hyperparameters => new() { ["beta1"] = Beta1, ["beta2"] = Beta2, ["eps"] = Eps };
 
-    protected override void Update(Span<T> w, ReadOnlySpan<T> g, Tensor<T>[] slots, Span<T> tmp)
+    protected override void Update(Span<T> w, ReadOnlySpan<T> g, OptimizerSlots<T> slots, Span<T> tmp)
     {
-        var m = slots[0].Span; var v = slots[1].Span;
+        var m = slots[0]; var v = slots[1];
         double bc1 = 1 - Math.Pow(Beta1, Steps), bc2 = 1 - Math.Pow(Beta2, Steps);
         TP.Multiply<T>(g, C(1 - Beta1), tmp);
         TP.MultiplyAdd<T>(m, C(Beta1), tmp, m);                           // m ← β₁m + (1−β₁)g

@@ -49,10 +49,10 @@ public static class LongRangeRunner
             model.ZeroGrad();
             double loss = double.CreateTruncating(model.Loss(batch));
             model.Backward();
-            double norm = config.Clip > 0 ? GradClip.ClipGlobalNorm(ps, config.Clip) : GradClip.GlobalNorm(ps);
+            double norm = GradClip.GlobalNorm(ps);
             step++;
             if (!double.IsFinite(loss) || !double.IsFinite(norm)) { diverged = true; break; }
-            opt.Step(ps);
+            opt.Step(ps, GradClip.ClipCoefficient(norm, config.Clip));     // clipping folded into the update
             lossSum += loss; normSum += norm; since++;
             if (step % config.EvalEvery == 0 || step == config.Steps)
             {

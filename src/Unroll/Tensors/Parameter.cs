@@ -35,13 +35,17 @@ public interface IModule<T> where T : unmanaged, IFloatingPointIeee754<T>
 
 public static class ModuleExtensions
 {
-    /// <summary>Clears every parameter gradient of <paramref name="module"/> (tied parameters once).</summary>
+    /// <summary>
+    /// Clears every parameter gradient of <paramref name="module"/> (tied parameters once). For a large model whose
+    /// <see cref="IModule{T}.Parameters"/> is a list, the clearing is spread over <see cref="Kernels.Gemm.Threads"/>
+    /// cores (<see cref="Optim.ParameterSweep"/>); nothing is allocated per call.
+    /// </summary>
     public static void ZeroGrad<T>(this IModule<T> module) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var ps = module.Parameters;
         if (ps is IReadOnlyList<Parameter<T>> list)
         {
-            for (int i = 0; i < list.Count; i++) list[i].Grad.Clear();     // no enumerator allocated per update
+            Optim.ParameterSweep.Zero(list);                                // no enumerator allocated per update
             return;
         }
         foreach (var p in ps) p.Grad.Clear();

@@ -35,6 +35,24 @@ public sealed class Rng
         return result;
     }
 
+    /// <summary>
+    /// Fills <paramref name="dest"/> with the next dest.Length values of <see cref="NextUInt64"/>, in order (the same
+    /// values and the same state afterwards as that many calls; the state is kept in registers for the loop).
+    /// </summary>
+    public void NextUInt64s(Span<ulong> dest)
+    {
+        ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
+        for (int i = 0; i < dest.Length; i++)
+        {
+            dest[i] = ulong.RotateLeft(s1 * 5, 7) * 9;
+            ulong t = s1 << 17;
+            s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+            s2 ^= t;
+            s3 = ulong.RotateLeft(s3, 45);
+        }
+        (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
+    }
+
     /// <summary>Uniform in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
 

@@ -223,9 +223,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             _model.Backward();
             AfterBackward?.Invoke(Step, _ps);
-            norm = GradClip.ClipGlobalNorm(_ps, _o.Clip);
+            // = GradClip.ClipGlobalNorm then Step, bit for bit (the gradients end up clipped as before), but the
+            // scaling is done inside the optimizer's pass over the parameters instead of a pass of its own
+            norm = GradClip.GlobalNorm(_ps);
             if (!double.IsFinite(norm)) bad = true;
-            else { clipped = _o.Clip > 0 && norm > _o.Clip; if (clipped) ClippedSteps++; _opt.Step(_ps); }
+            else { clipped = _o.Clip > 0 && norm > _o.Clip; if (clipped) ClippedSteps++; _opt.Step(_ps, GradClip.ClipCoefficient(norm, _o.Clip)); }
         }
         if (bad) { LanguageModels.RestoreState(_model, saved); SkippedSteps++; }
         double secs = Stopwatch.GetElapsedTime(t0).TotalSeconds;
