@@ -242,32 +242,63 @@ public static class GemmBench
                 () => Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, 1f, c, n, parallel: false),
                 () => packed.Pack(be, tb, k, n, b, ldb),
             ];
-            var iters = new int[runs.Length];
-            var med = new double[runs.Length];
-            using (Gemm.Serial())
-            {
-                for (int r = 0; r < runs.Length; r++)
-                {
-                    for (int w = 0; w < 3; w++) runs[r]();
-                    double t0 = KernelProbe.ThreadCpuSeconds();
-                    runs[r]();
-                    iters[r] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(KernelProbe.ThreadCpuSeconds() - t0, 1e-6)));
-                }
-                var secs = runs.Select(_ => new List<double>()).ToArray();
-                for (int rep = 0; rep < reps; rep++)
-                    for (int r = 0; r < runs.Length; r++)
-                    {
-                        double t0 = KernelProbe.ThreadCpuSeconds();
-                        for (int it = 0; it < iters[r]; it++) runs[r]();
-                        secs[r].Add((KernelProbe.ThreadCpuSeconds() - t0) / iters[r]);
-                    }
-                for (int r = 0; r < runs.Length; r++) med[r] = Median(secs[r]);
-            }
+            double[] med;
+            using (Gemm.Serial()) med = Measure(runs, reps, minMs);
             Console.WriteLine($"| {m} | {k} | {n} | {op} | {F(flops / med[0] / 1e9)} | {F(flops / med[1] / 1e9)} | " +
                               $"{(med[0] / med[1]).ToString("0.00", CultureInfo.InvariantCulture)} | {(med[2] * 1e3).ToString("0.000", CultureInfo.InvariantCulture)} |");
         }
+        // How two threads should share one step: each its half of the rows (all of B) or its half of the columns
+        // (half of B). One half measured on one thread (CPU time), both halves do the same work.
+        Console.WriteLine();
+        Console.WriteLine("Half a step per thread (2-thread split), RunPacked with parallel: false, GFLOP/s per CPU-second:");
+        Console.WriteLine("| M | K | N | op | half the rows | half the columns (ColumnRange) | columns/rows |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
+        foreach (var (m, k, n, op) in StepShapes)
+        {
+            bool tb = op[1] == 'T';
+            var rng = new Unroll.Tensors.Rng(1);
+            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+            int ldb = tb ? k : n;
+            var packed = new GemmPackedB<float>();
+            packed.Pack(be, tb, k, n, b, ldb);
+            var (j0, j1) = packed.ColumnRange(0, 2);
+            int mh = m / 2;
+            double[] flops = [2.0 * mh * n * k, 2.0 * m * (j1 - j0) * k];
+            Action[] runs =
+            [
+                () => Gemm.RunPacked<float>(be, false, mh, 1f, a, k, packed, 1f, c, n, parallel: false),
+                () => Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, j0, j1, 1f, c, n, parallel: false),
+            ];
+            var med = Measure(runs, reps, minMs);
+            double rows = flops[0] / med[0] / 1e9, cols = flops[1] / med[1] / 1e9;
+            Console.WriteLine($"| {m} | {k} | {n} | {op} | {F(rows)} | {F(cols)} | {(cols / rows).ToString("0.00", CultureInfo.InvariantCulture)} |");
+        }
         Console.WriteLine($"# load average at end: {LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>Median seconds per call of each action, on this thread's CPU clock, repetitions alternating.</summary>
+    private static double[] Measure(Action[] runs, int reps, int minMs)
+    {
+        var iters = new int[runs.Length];
+        var med = new double[runs.Length];
+        for (int r = 0; r < runs.Length; r++)
+        {
+            for (int w = 0; w < 3; w++) runs[r]();
+            double t0 = KernelProbe.ThreadCpuSeconds();
+            runs[r]();
+            iters[r] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(KernelProbe.ThreadCpuSeconds() - t0, 1e-6)));
+        }
+        var secs = runs.Select(_ => new List<double>()).ToArray();
+        for (int rep = 0; rep < reps; rep++)
+            for (int r = 0; r < runs.Length; r++)
+            {
+                double t0 = KernelProbe.ThreadCpuSeconds();
+                for (int it = 0; it < iters[r]; it++) runs[r]();
+                secs[r].Add((KernelProbe.ThreadCpuSeconds() - t0) / iters[r]);
+            }
+        for (int r = 0; r < runs.Length; r++) med[r] = Median(secs[r]);
+        return med;
     }
 
     /// <summary>Seconds: wall clock, or this thread's CPU time (CLOCK_THREAD_CPUTIME_ID = 3).</summary>

@@ -181,6 +181,91 @@ public class GemmPackedTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public void ColumnRangesMatchReferenceAndLeaveOtherColumns(string backend)
+    {
+        // The column split of a step product: each part computes C[:, J0..J1) with the shared packed B.
+        var be = GemmBackends.ByName(backend);
+        var rng = new Rng(18);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                foreach (var (m, n, k, parts) in new[] { (20, 650, 300, 2), (7, 97, 520, 3), (12, 33, 17, 4), (3, 5, 2, 3) })
+                {
+                    int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
+                    var a = Random<double>(rng, (ta ? k : m) * lda);
+                    var b = Random<double>(rng, (tb ? n : k) * ldb);
+                    var c0 = Random<double>(rng, m * ldc);
+                    var expect = (double[])c0.Clone();
+                    Gemm.Dispatch<double>(ReferenceGemm.Instance, ta, tb, m, n, k, 0.5, a, lda, b, ldb, -1.0, expect, ldc);
+                    var packed = new GemmPackedB<double>();
+                    packed.Pack(be, tb, k, n, b, ldb);
+                    var got = (double[])c0.Clone();
+                    int covered = 0;
+                    for (int part = 0; part < parts; part++)
+                    {
+                        var (j0, j1) = packed.ColumnRange(part, parts);
+                        Assert.Equal(covered, j0);
+                        Assert.Equal(0, j0 % packed.ColumnAlignment);
+                        covered = j1;
+                        var before = (double[])got.Clone();
+                        Gemm.RunPacked<double>(be, ta, m, 0.5, a, lda, packed, j0, j1, -1.0, got, ldc, parallel: part % 2 == 0);
+                        for (int i = 0; i < m; i++)
+                            for (int j = 0; j < ldc; j++)
+                                if (j < j0 || j >= j1) Assert.True(got[i * ldc + j] == before[i * ldc + j], $"{be.Name}: column {j} outside [{j0},{j1}) changed");
+                    }
+                    Assert.Equal(n, covered);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++)
+                            Assert.True(Math.Abs(got[i * ldc + j] - expect[i * ldc + j]) <= 1e-12 * (k + 2), $"{be.Name} ta={ta} tb={tb} m={m} n={n} k={k}: C({i},{j}) = {got[i * ldc + j]}, expected {expect[i * ldc + j]}");
+                }
+    }
+
+    [Fact]
+    public void TwoThreadsSplitTheColumnsOfOneStep()
+    {
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(19);
+        int m = 20, n = 2600, k = 650;
+        var a = Random<float>(rng, m * k);
+        var b = Random<float>(rng, k * n);
+        var expect = new float[m * n];
+        Gemm.Dispatch<float>(ReferenceGemm.Instance, false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
+        var packed = new GemmPackedB<float>();
+        packed.Pack(be, false, k, n, b, n);
+        var got = new float[m * n];
+        var errors = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            try
+            {
+                var (j0, j1) = packed.ColumnRange(t, 2);
+                for (int rep = 0; rep < 5; rep++)
+                    Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, j0, j1, 0f, got, n, parallel: false);
+            }
+            catch (Exception e) { errors.Add(e.ToString()); }
+        })).ToList();
+        threads.ForEach(x => x.Start());
+        threads.ForEach(x => x.Join());
+        Assert.True(errors.IsEmpty, string.Join("\n", errors));
+        for (int i = 0; i < m * n; i++)
+            Assert.True(Math.Abs(got[i] - expect[i]) <= 2e-4f * (1 + Math.Abs(expect[i])), $"C[{i}] = {got[i]}, expected {expect[i]}");
+    }
+
+    [Fact]
+    public void MisalignedOrOutOfRangeColumnsThrow()
+    {
+        var p = new GemmPackedB<float>();
+        p.Pack(ManagedGemm.Instance, false, 3, 100, new float[300], 100);
+        Assert.True(p.ColumnAlignment > 1);
+        var mis = Assert.Throws<ArgumentException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, new float[6], 3, p, 1, 50, 0f, new float[200], 100));
+        Assert.Contains("multiple", mis.Message);
+        Assert.Throws<ArgumentException>(() => Gemm.RunPacked<float>(ManagedGemm.Instance, false, 2, 1f, new float[6], 3, p, 0, 101, 0f, new float[202], 101));
+        var dense = new GemmPackedB<float>();
+        dense.Pack(ReferenceGemm.Instance, false, 3, 100, new float[300], 100);
+        Assert.Equal(1, dense.ColumnAlignment);
+    }
+
     [Fact]
     public void RepackAndRunDoNotAllocate()
     {
@@ -204,6 +289,8 @@ public class GemmPackedTests
             Gemm.RunPacked<float>(be, false, m, 1f, a, k, packedN, 0f, c, n, parallel: true);
             Gemm.RunPacked<float>(be, false, m, 1f, a, k, packedN, 1f, c, n, parallel: false);
             Gemm.RunPacked<float>(be, false, m, 1f, c, n, packedT, 0f, a, k, parallel: true);
+            var (j0, j1) = packedN.ColumnRange(1, 2);
+            Gemm.RunPacked<float>(be, false, m, 1f, a, k, packedN, j0, j1, 1f, c, n, parallel: false);
             packedD.Pack(be, true, 70, 90, bd, 70);
             Gemm.RunPacked<double>(be, true, 70, 1.0, bd, 70, packedD, 0.5, cd2, 90, parallel: false);
             Gemm.RunPacked<double>(be, false, 10, 1.0, ad, 70, packedD, 0.0, cd, 90);

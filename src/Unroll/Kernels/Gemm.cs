@@ -110,7 +110,20 @@ public static class Gemm
     /// <exception cref="ArgumentException">A or C too short for their shape and leading dimension (names the operand).</exception>
     public static void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
                                     Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
-        => RunPacked(Backend, transA, m, alpha, a, lda, b, beta, c, ldc, parallel);
+        => RunPacked(Backend, transA, m, alpha, a, lda, b, 0, b.N, beta, c, ldc, parallel);
+
+    /// <summary>
+    /// As <see cref="RunPacked{T}(bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/> for the
+    /// columns <c>[j0, j1)</c> of op(B) and C only: <c>C[:, j0..j1) ← alpha·op(A)·op(B)[:, j0..j1) + beta·C[:, j0..j1)</c>,
+    /// where <paramref name="c"/>/<paramref name="ldc"/> describe the whole C (column j of row i at <c>c[i·ldc + j]</c>)
+    /// and the other columns are not touched. <paramref name="j0"/> must be a multiple of
+    /// <see cref="GemmPackedB{T}.ColumnAlignment"/> (<see cref="GemmPackedB{T}.ColumnRange"/> splits N that way).
+    /// Splitting the columns between threads (each with <c>parallel: false</c>) instead of the rows halves the packed
+    /// B each thread streams: for a small batch (M = 20) that is the faster split (see docs/benchmarks.md).
+    /// </summary>
+    public static void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, int j0, int j1, T beta,
+                                    Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
+        => RunPacked(Backend, transA, m, alpha, a, lda, b, j0, j1, beta, c, ldc, parallel);
 
     /// <summary>
     /// As <see cref="RunPacked{T}(bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/> on a
@@ -120,6 +133,14 @@ public static class Gemm
     public static void RunPacked<T>(IGemmBackend backend, bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
                                     Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        ArgumentNullException.ThrowIfNull(b);
+        RunPacked(backend, transA, m, alpha, a, lda, b, 0, b.N, beta, c, ldc, parallel);
+    }
+
+    /// <summary>The column-range product (see the overload without a backend) on a given backend instance.</summary>
+    public static void RunPacked<T>(IGemmBackend backend, bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, int j0, int j1,
+                                    T beta, Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(b);
         if (b.Backend is null) throw new InvalidOperationException("Gemm.RunPacked: the GemmPackedB was never packed (call Pack first).");
@@ -127,15 +148,23 @@ public static class Gemm
             throw new InvalidOperationException($"Gemm.RunPacked: B was packed for the GEMM backend '{b.Backend.Name}' but the product runs on " +
                                                 $"'{backend.Name}'; call GemmPackedB.Pack again after changing Gemm.Backend.");
         int n = b.N, k = b.K;
-        Validate(transA, false, m, n, k, a.Length, lda, k * n, Math.Max(1, n), c.Length, ldc);
+        if (j0 < 0 || j1 < j0 || j1 > n)
+            throw new ArgumentException($"Gemm.RunPacked: column range [{j0}, {j1}) is not within op(B)'s {n} columns.");
+        if (j0 % b.ColumnAlignment != 0)
+            throw new ArgumentException($"Gemm.RunPacked: first column {j0} is not a multiple of the packed panel width {b.ColumnAlignment} (use GemmPackedB.ColumnRange).");
+        // C must hold columns 0..j1 of m rows (columns below j0 are not touched but are addressed by ldc).
+        Validate(transA, false, m, j1, k, a.Length, lda, k * j1, Math.Max(1, j1), c.Length, ldc);
         if (b.IsManagedLayout)
         {
-            ((ManagedGemm)backend).RunPacked(transA, m, alpha, a, lda, b, beta, c, ldc, parallel);
+            ((ManagedGemm)backend).RunPacked(transA, m, alpha, a, lda, b, j0, j1, beta, c, ldc, parallel);
             return;
         }
-        if (parallel) { Dispatch(backend, transA, false, m, n, k, alpha, a, lda, b.Dense, Math.Max(1, n), beta, c, ldc); return; }
+        if (j1 == j0 || m == 0) return;
+        var bd = b.Dense.Slice(j0);
+        var cd = c.Slice(j0);
+        if (parallel) { Dispatch(backend, transA, false, m, j1 - j0, k, alpha, a, lda, bd, Math.Max(1, n), beta, cd, ldc); return; }
         GemmWorkers.EnterSerial();
-        try { Dispatch(backend, transA, false, m, n, k, alpha, a, lda, b.Dense, Math.Max(1, n), beta, c, ldc); }
+        try { Dispatch(backend, transA, false, m, j1 - j0, k, alpha, a, lda, bd, Math.Max(1, n), beta, cd, ldc); }
         finally { GemmWorkers.ExitSerial(); }
     }
 

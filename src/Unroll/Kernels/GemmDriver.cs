@@ -125,6 +125,8 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     /// </summary>
     public T* PackedB;
     public int PackedKc, PackedNPad;
+    /// <summary>Column of the packed op(B) that column 0 of this product (and of C) corresponds to (a multiple of NR).</summary>
+    public int PackedCol0;
 }
 
 /// <summary>
@@ -191,7 +193,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                 int kc = Math.Min(kcStep, g.K - pc);
                 T beta = pc == 0 ? g.Beta : T.One;
                 // Pre-packed: block pc starts at pc·NPad (earlier blocks hold pc rows in all), panel jc at jc·kc.
-                T* bBlock = packed ? g.PackedB + (nint)pc * g.PackedNPad + (nint)jc * kc : buf.B;
+                T* bBlock = packed ? g.PackedB + (nint)pc * g.PackedNPad + (nint)(g.PackedCol0 + jc) * kc : buf.B;
                 if (!packed) PackB(g, pc, kc, jc, nc, bBlock);
                 for (int ic = r0; ic < r1; ic += MC)
                 {

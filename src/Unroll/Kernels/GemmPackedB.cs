@@ -27,6 +27,7 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
 {
     private T[]? _buf;
     private T* _data;
+    private int _nr = 1;
 
     public GemmPackedB() { }
 
@@ -36,6 +37,25 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
     public int N { get; private set; }
     /// <summary>The backend the data was packed for (null before the first <c>Pack</c>).</summary>
     public IGemmBackend? Backend { get; private set; }
+
+    /// <summary>
+    /// A column-range product (<see cref="Gemm.RunPacked{T}(bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, int, int, T, Span{T}, int, bool)"/>)
+    /// must start at a multiple of this: the kernel's panel width NR for the managed layout, 1 for the dense copy.
+    /// </summary>
+    public int ColumnAlignment => IsManagedLayout ? _nr : 1;
+
+    /// <summary>
+    /// Columns <c>[J0, J1)</c> of part <paramref name="part"/> when op(B)'s N columns are split into
+    /// <paramref name="parts"/> nearly equal ranges whose starts are multiples of <see cref="ColumnAlignment"/>
+    /// (a range may be empty when N is small).
+    /// </summary>
+    public (int J0, int J1) ColumnRange(int part, int parts)
+    {
+        if (parts < 1 || part < 0 || part >= parts) throw new ArgumentOutOfRangeException(nameof(part), $"GemmPackedB.ColumnRange: part {part} of {parts}.");
+        int al = ColumnAlignment, tiles = (N + al - 1) / al;
+        int t0 = (int)((long)tiles * part / parts), t1 = (int)((long)tiles * (part + 1) / parts);
+        return (Math.Min(N, t0 * al), Math.Min(N, t1 * al));
+    }
 
     /// <summary>Managed layout: depth of a block (the last may be shorter).</summary>
     internal int KcStep { get; private set; }
@@ -68,7 +88,7 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
                 int nPad = (n + nr - 1) / nr * nr;
                 Ensure((long)nPad * k);
                 if (k > 0 && n > 0) mg.PackWhole(transB, k, n, pb, ldb, kcStep, _data);
-                KcStep = kcStep; NPad = nPad; IsManagedLayout = true;
+                KcStep = kcStep; NPad = nPad; IsManagedLayout = true; _nr = nr;
             }
             else
             {
@@ -79,7 +99,7 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
                     if (!transB) new ReadOnlySpan<T>(pb + (nint)p * ldb, n).CopyTo(new Span<T>(d, n));
                     else for (int j = 0; j < n; j++) d[j] = pb[(nint)j * ldb + p];
                 }
-                KcStep = k; NPad = n; IsManagedLayout = false;
+                KcStep = k; NPad = n; IsManagedLayout = false; _nr = 1;
             }
         }
         K = k; N = n; Backend = backend;

@@ -89,22 +89,22 @@ public sealed class ManagedGemm : IGemmBackend
     /// <c>C ← alpha·op(A)·op(B) + beta·C</c> with op(B) pre-packed for this backend (arguments already validated by
     /// <see cref="Kernels.Gemm.RunPacked{T}(IGemmBackend, bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/>).
     /// </summary>
-    internal unsafe void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, T beta,
+    internal unsafe void RunPacked<T>(bool transA, int m, T alpha, ReadOnlySpan<T> a, int lda, GemmPackedB<T> b, int j0, int j1, T beta,
                                       Span<T> c, int ldc, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int n = b.N, k = b.K;
+        int n = j1 - j0, k = b.K;
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == T.Zero)
         {
-            ScaleC(c, m, n, ldc, beta);
+            ScaleC(c.Slice(j0), m, n, ldc, beta);
             return;
         }
         fixed (T* pa = a, pc = c)
         {
             var g = new GemmArgs<T>
             {
-                A = pa, C = pc, Lda = lda, Ldc = ldc, M = m, N = n, K = k, TransA = transA, Alpha = alpha, Beta = beta,
-                PackedB = b.Data, PackedKc = b.KcStep, PackedNPad = b.NPad,
+                A = pa, C = pc + j0, Lda = lda, Ldc = ldc, M = m, N = n, K = k, TransA = transA, Alpha = alpha, Beta = beta,
+                PackedB = b.Data, PackedKc = b.KcStep, PackedNPad = b.NPad, PackedCol0 = j0,
             };
             Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
             Execute(job, g, parallel);
