@@ -142,8 +142,12 @@ internal sealed unsafe class GemmBuffers<T> where T : unmanaged
 
     public void Ensure(int aLen, int bLen, int tileLen)
     {
-        if (_a is null || _a.Length < aLen + 64) A = Alloc(ref _a, aLen);
-        if (_b is null || _b.Length < bLen + 64) B = Alloc(ref _b, bLen);
+        // The first allocation is already as large as the tuning's blocks can get (an A block of ABlockBytes, a B
+        // panel of BPanelBytes, plus margin), so a thread allocates once per buffer, not again when it first meets
+        // a larger product — e.g. a pool worker that first runs a part of some shape in the middle of a timed,
+        // allocation-free training loop. Only a cached A (GemmTuning.CacheA, up to CacheAMaxElements) grows beyond.
+        if (_a is null || _a.Length < aLen + 64) A = Alloc(ref _a, Math.Max(aLen, GemmTuning.ABlockBytes / sizeof(T) * 5 / 4));
+        if (_b is null || _b.Length < bLen + 64) B = Alloc(ref _b, Math.Max(bLen, GemmTuning.BPanelBytes / sizeof(T) * 5 / 4));
         if (_t is null || _t.Length < tileLen + 64) Tile = Alloc(ref _t, tileLen);
     }
 
