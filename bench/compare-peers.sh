@@ -12,7 +12,8 @@
 #
 # Prints, per run, the medians and the load average (/proc/loadavg) before and after it, then a table: median
 # ms/iteration of each implementation (median over rounds), throughput, peak RSS, and the speed ratio
-# Unroll/TorchSharp = (Unroll tokens/s) / (TorchSharp tokens/s) (> 1: Unroll is faster), per round and overall.
+# Unroll/TorchSharp = (Unroll tokens/s) / (TorchSharp tokens/s) (> 1: Unroll is faster) of the two runs of the same
+# round (they ran back to back), listed per round; the headline is the median of these paired ratios.
 # Every RESULT line goes to --out (JSON lines). Needs jq.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
 table() {  # the summary table of a results file
-echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp speed | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB | PyTorch ms/iter | Unroll/PyTorch speed | PyTorch peak RSS MiB |"
+echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp (median of rounds) | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB | PyTorch ms/iter | Unroll/PyTorch speed | PyTorch peak RSS MiB |"
 echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
 jq -s -r --arg configs "$CONFIGS" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
@@ -56,9 +57,10 @@ jq -s -r --arg configs "$CONFIGS" '
   | ($rows | map(select(.impl == "pytorch"))) as $y
   | ($y | map(.median_ms) | med) as $ym
   | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
-  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms] | map(r2) | join(", ")) as $rr
+  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms]) as $pairs
+  | ($pairs | map(r2) | join(", ")) as $rr
   | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
-  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if $um and $pm then ($pm / $um | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
+  | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if ($pairs | length) > 0 then ($pairs | med | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
 ' "$OUT"
 }
 if [ -n "$TABLE_ONLY" ]; then OUT=$TABLE_ONLY; CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0; fi
