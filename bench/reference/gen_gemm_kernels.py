@@ -87,6 +87,8 @@ namespace Unroll.Kernels;
 '''
 out = hdr + "\n" + kernel("Avx512Kernel", "Vector512", 10, "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd",
    "Avx512F.IsSupported", "AVX-512 microkernel: 10 rows × 2 zmm vectors (10×32 floats, 10×16 doubles); 20 accumulators + 2 B + 1 broadcast of the 32 zmm registers.") + "\n\n" + \
+   kernel("Avx512Kernel8", "Vector512", 8, "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd",
+   "Avx512F.IsSupported", "AVX-512 microkernel for short products: 8 rows × 2 zmm vectors (8×32 floats); chosen when M is small and a multiple of 8 fits it better than 10 (M = 32: 4 tiles of 8 instead of 4 tiles of 10, the last one 2 rows).") + "\n\n" + \
    kernel("Avx2Kernel", "Vector256", 6, "Fma.MultiplyAdd", "Fma.MultiplyAdd", "Avx2.IsSupported && Fma.IsSupported",
    "AVX2+FMA microkernel: 6 rows × 2 ymm vectors (6×16 floats, 6×8 doubles); 12 accumulators + 2 B + 1 broadcast of the 16 ymm registers.") + "\n"
 import sys

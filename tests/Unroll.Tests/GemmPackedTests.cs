@@ -25,6 +25,8 @@ public class GemmPackedTests
     private static readonly (int m, int n, int k)[] Shapes =
     [
         (1, 1, 1), (20, 97, 300), (7, 650, 520), (33, 65, 650), (10, 31, 257), (65, 130, 2), (3, 33, 513), (41, 70, 256),
+        // the 8-row kernel for short products (M = 32, 64, 16) on pre-packed B: the adding problem's step shapes
+        (32, 512, 128), (32, 128, 512), (64, 130, 300), (16, 48, 20),
     ];
 
     [Theory]

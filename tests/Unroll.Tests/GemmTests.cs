@@ -41,7 +41,21 @@ public class GemmTests
         (64, 64, 64), (70, 130, 90), (3, 300, 700), (129, 5, 260),
         // Last column panel exactly NR/2 wide with full MR rows (the half-width kernel writing C directly).
         (20, 48, 300), (30, 24, 70), (12, 18, 40),
+        // Short products on the 8-row AVX-512 kernel (ManagedGemm.UseShortKernel): M = 8, 16, 24, 32, 72, 128, incl.
+        // its half-width edge, several depth blocks and the adding problem's step shapes.
+        (8, 16, 8), (16, 33, 257), (24, 48, 300), (32, 512, 128), (32, 128, 512), (72, 100, 30), (128, 40, 65),
     ];
+
+    [Fact]
+    public void ShortProductsPickTheKernelWithFewerPaddedRows()
+    {
+        Assert.True(ManagedGemm.UseShortKernel(32) || !ManagedGemm.ShortKernel);   // 32 rows vs 40
+        Assert.True(ManagedGemm.UseShortKernel(64) || !ManagedGemm.ShortKernel);   // 64 vs 70
+        Assert.False(ManagedGemm.UseShortKernel(20));                              // 24 vs 20
+        Assert.False(ManagedGemm.UseShortKernel(10));
+        Assert.False(ManagedGemm.UseShortKernel(40));                              // 40 vs 40: keep the 10-row kernel
+        Assert.False(ManagedGemm.UseShortKernel(136));                             // above ShortKernelMaxM
+    }
 
     [Theory]
     [MemberData(nameof(ManagedBackends))]

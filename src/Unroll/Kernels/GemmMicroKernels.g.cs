@@ -113,6 +113,104 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
     }
 }
 
+/// <summary>AVX-512 microkernel for short products: 8 rows × 2 zmm vectors (8×32 floats); chosen when M is small and a multiple of 8 fits it better than 10 (M = 32: 4 tiles of 8 instead of 4 tiles of 10, the last one 2 rows).</summary>
+internal unsafe struct Avx512Kernel8<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int MR => 8;
+    public static int NR => 2 * Vector512<T>.Count;
+    public static bool IsSupported => Avx512F.IsSupported;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<T> F(Vector512<T> x, Vector512<T> y, Vector512<T> acc)
+    {
+        if (typeof(T) == typeof(float)) return Avx512F.FusedMultiplyAdd(x.AsSingle(), y.AsSingle(), acc.AsSingle()).As<float, T>();
+        if (typeof(T) == typeof(double)) return Avx512F.FusedMultiplyAdd(x.AsDouble(), y.AsDouble(), acc.AsDouble()).As<double, T>();
+        return x * y + acc;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put2(T* c, Vector512<T> x0, Vector512<T> x1, T beta)
+    {
+        int w = Vector512<T>.Count;
+        if (beta == T.Zero) { x0.Store(c + 0 * w); x1.Store(c + 1 * w); }
+        else if (beta == T.One) { (Vector512.Load(c + 0 * w) + x0).Store(c + 0 * w); (Vector512.Load(c + 1 * w) + x1).Store(c + 1 * w); }
+        else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c + 0 * w), x0).Store(c + 0 * w); F(bv, Vector512.Load(c + 1 * w), x1).Store(c + 1 * w); }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put1(T* c, Vector512<T> x0, T beta)
+    {
+        int w = Vector512<T>.Count;
+        if (beta == T.Zero) { x0.Store(c + 0 * w); }
+        else if (beta == T.One) { (Vector512.Load(c + 0 * w) + x0).Store(c + 0 * w); }
+        else { var bv = Vector512.Create(beta); F(bv, Vector512.Load(c + 0 * w), x0).Store(c + 0 * w); }
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.Run"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 8; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z = Vector512<T>.Zero;
+        Vector512<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); c61 = F(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); c71 = F(av, b1, c71); }
+            a += 8; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalf"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 8; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z = Vector512<T>.Zero;
+        Vector512<T> c00 = z, c10 = z, c20 = z, c30 = z, c40 = z, c50 = z, c60 = z, c70 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); }
+            a += 8; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta); c += ldc;
+        Put1(c, c60, beta); c += ldc;
+        Put1(c, c70, beta);
+    }
+}
+
 /// <summary>AVX2+FMA microkernel: 6 rows × 2 ymm vectors (6×16 floats, 6×8 doubles); 12 accumulators + 2 B + 1 broadcast of the 16 ymm registers.</summary>
 internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {

@@ -137,19 +137,22 @@ public sealed class ManagedGemm : IGemmBackend
     /// </summary>
     private unsafe void Execute<T>(Job<T> job, in GemmArgs<T> g, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        int m = g.M, n = g.N;
+        bool short8 = Isa == GemmIsa.Avx512 && UseShortKernel(m);
         delegate*<in GemmArgs<T>, int, int, int, int, void> compute = Isa switch
         {
+            GemmIsa.Avx512 when short8 => &GemmDriver<T, Avx512Kernel8<T>>.Compute,
             GemmIsa.Avx512 => &GemmDriver<T, Avx512Kernel<T>>.Compute,
             GemmIsa.Avx2 => &GemmDriver<T, Avx2Kernel<T>>.Compute,
             _ => &GemmDriver<T, ScalarKernel<T>>.Compute,
         };
         (int mr, int nr) = Isa switch
         {
+            GemmIsa.Avx512 when short8 => (Avx512Kernel8<T>.MR, Avx512Kernel8<T>.NR),
             GemmIsa.Avx512 => (Avx512Kernel<T>.MR, Avx512Kernel<T>.NR),
             GemmIsa.Avx2 => (Avx2Kernel<T>.MR, Avx2Kernel<T>.NR),
             _ => (ScalarKernel<T>.MR, ScalarKernel<T>.NR),
         };
-        int m = g.M, n = g.N;
         int threads = Math.Max(1, Kernels.Gemm.Threads);
         long work = (long)m * n * g.K;
         int parts = !parallel || work < ParallelMinWork || GemmWorkers.SerialHere
@@ -167,6 +170,21 @@ public sealed class ManagedGemm : IGemmBackend
     }
 
     private static int CeilDiv(int x, int d) => (x + d - 1) / d;
+
+    /// <summary>Products with at most this many rows may use the 8-row AVX-512 kernel (<see cref="UseShortKernel"/>).</summary>
+    public const int ShortKernelMaxM = 128;
+
+    /// <summary>
+    /// Short products (M ≤ <see cref="ShortKernelMaxM"/>, e.g. a recurrent step of 32 or 64 batch rows) use the 8-row
+    /// kernel when it computes fewer padded rows than the 10-row one: both are bound by their FMAs, so the cost is the
+    /// rows computed, ⌈M/8⌉·8 against ⌈M/10⌉·10 (M = 32: 32 against 40; M = 64: 64 against 70; M = 20: 24 against 20,
+    /// so the 10-row kernel stays). B's packed layout depends only on NR and the depth blocks, the same for both, so
+    /// pre-packed B serves either. Settable for A/B measurements (<c>UNROLL_GEMM_SHORT8=0</c> turns it off).
+    /// </summary>
+    public static bool ShortKernel { get; set; } = Environment.GetEnvironmentVariable("UNROLL_GEMM_SHORT8") != "0";
+
+    internal static bool UseShortKernel(int m) =>
+        ShortKernel && m <= ShortKernelMaxM && CeilDiv(m, 8) * 8 < CeilDiv(m, 10) * 10;
 
     private static void ScaleC<T>(Span<T> c, int m, int n, int ldc, T beta) where T : unmanaged, IFloatingPointIeee754<T>
     {
