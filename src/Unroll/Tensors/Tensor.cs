@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using TP = System.Numerics.Tensors.TensorPrimitives;
@@ -29,8 +30,32 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         _shape = CheckShape(shape);
         Length = Product(_shape);
-        Buffer = new T[Length];
-        Offset = 0;
+        (Buffer, Offset) = Allocate(Length);
+    }
+
+    /// <summary>Tensors of at least this many bytes get a 64-byte-aligned, pinned buffer (<see cref="Allocate"/>).</summary>
+    public const int AlignedMinBytes = 16384;
+
+    /// <summary>Whether large tensors are allocated 64-byte aligned (default; <c>UNROLL_ALIGN=0</c> turns it off, for A/B runs).</summary>
+    public static bool AlignLarge { get; } = Environment.GetEnvironmentVariable("UNROLL_ALIGN") != "0";
+
+    /// <summary>
+    /// A zeroed buffer for <paramref name="length"/> elements and the offset of element 0 in it. Large tensors
+    /// (≥ <see cref="AlignedMinBytes"/>) start on a 64-byte boundary: a .NET array's data is only 8/16-byte aligned, so
+    /// otherwise a row of a step (N,T,·) workspace may start anywhere in a cache line, and every 64-byte AVX-512
+    /// load of the fused kernels and the GEMM packing then splits across two lines — which alignment a process got
+    /// depended on its allocation history (the same adding-problem run took 44–71 ms from process to process).
+    /// The array is pinned (pinned-object heap), so the alignment cannot change when the GC compacts.
+    /// </summary>
+    private static unsafe (T[] buffer, int offset) Allocate(int length)
+    {
+        int size = Unsafe.SizeOf<T>();
+        if (!AlignLarge || (long)length * size < AlignedMinBytes) return (new T[length], 0);
+        int extra = 64 / size;
+        var arr = GC.AllocateArray<T>(length + extra, pinned: true);
+        nint addr = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(arr));
+        int offset = (int)(((64 - (addr & 63)) & 63) / size);
+        return (arr, offset);
     }
 
     private Tensor(T[] buffer, int offset, int[] shape, bool _)
