@@ -1,5 +1,6 @@
 using System.Numerics;
 using Unroll.Kernels;
+using Unroll.Nodes;
 using Unroll.Tensors;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
@@ -373,26 +374,11 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     {
         int rows = n * t;
         if (FoldBias)
+            RowOps.AffineFoldedBias<T>(xs.Span, rows, D, Wx.Value.Span, B.Value.Span, K, dest.Span, ref _xsAug, ref _wAug);
+        else
         {
-            var xa = Workspace.Ensure(ref _xsAug, rows, D + 1);
-            var wa = Workspace.Ensure(ref _wAug, D + 1, K);
-            var x = xs.Span; var xas = xa.Span;
-            for (int r = 0; r < rows; r++)
-            {
-                x.Slice(r * D, D).CopyTo(xas.Slice(r * (D + 1), D));
-                xas[r * (D + 1) + D] = T.One;
-            }
-            Wx.Value.Span.CopyTo(wa.Span);
-            B.Value.Span.CopyTo(wa.Span.Slice(D * K, K));
-            Gemm.Run(false, false, rows, K, D + 1, T.One, xas, D + 1, wa.Span, K, T.Zero, dest.Span, K);
-            return;
-        }
-        Gemm.Run(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
-        var b = B.Value.Span;
-        for (int r = 0; r < rows; r++)
-        {
-            var row = dest.Buffer.AsSpan(dest.Offset + r * K, K);
-            TP.Add<T>(row, b, row);
+            Gemm.Run(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, T.Zero, dest.Span, K);
+            RowOps.AddToRows<T>(B.Value.Span, dest.Span);
         }
     }
 
@@ -463,9 +449,7 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         Gemm.Run(true, false, H, K, n, T.One, corr.Span, H, dR.Span, t * K, T.One, Wh.Grad.Span, K);
         if (!FoldBias)
         {
-            // inverts A + b: db += Σ_rows dA
-            var db = B.Grad.Span;
-            for (int r = 0; r < rows; r++) TP.Add<T>(db, dA.Buffer.AsSpan(dA.Offset + r * K, K), db);
+            RowOps.AddColumnSums<T>(dA.Span, B.Grad.Span);                // inverts A + b: db += Σ_rows dA
         }
     }
 

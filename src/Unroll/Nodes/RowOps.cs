@@ -26,6 +26,28 @@ internal static class RowOps
         for (int off = 0; off < y.Length; off += cols) { var row = y.Slice(off, cols); TP.Add<T>(row, b, row); }
     }
 
+    /// <summary>
+    /// <paramref name="y"/> (rows × o) = [x | 1]·[w ; b]: an affine map with its bias folded into ONE GEMM of depth d+1
+    /// and beta = 0, so y is written once instead of b being broadcast into every row and then read and rewritten by a
+    /// beta = 1 GEMM — what pays for a narrow d. x is rows × d, w is d × o, b is o. The augmented copies are kept in
+    /// <paramref name="xAug"/> ((rows, d+1): the backward's [dW ; db] = [x | 1]ᵀ·dy reuses it) and
+    /// <paramref name="wAug"/> ((d+1, o)), reallocated only when the sizes change.
+    /// </summary>
+    public static void AffineFoldedBias<T>(ReadOnlySpan<T> x, int rows, int d, ReadOnlySpan<T> w, ReadOnlySpan<T> b, int o,
+                                          Span<T> y, ref Tensor<T>? xAug, ref Tensor<T>? wAug) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xa = Workspace.Ensure(ref xAug, rows, d + 1).Span;
+        var wa = Workspace.Ensure(ref wAug, d + 1, o).Span;
+        for (int r = 0; r < rows; r++)
+        {
+            x.Slice(r * d, d).CopyTo(xa.Slice(r * (d + 1), d));
+            xa[r * (d + 1) + d] = T.One;
+        }
+        w[..(d * o)].CopyTo(wa);
+        b[..o].CopyTo(wa[(d * o)..]);
+        Kernels.Gemm.Run(false, false, rows, o, d + 1, T.One, xa, d + 1, wa, o, T.Zero, y, o);
+    }
+
     /// <summary><paramref name="acc"/> (cols) += the column sums of <paramref name="dy"/> (rows × cols).</summary>
     public static void AddColumnSums<T>(ReadOnlySpan<T> dy, Span<T> acc) where T : unmanaged, IFloatingPointIeee754<T>
     {

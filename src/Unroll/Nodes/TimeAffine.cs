@@ -55,20 +55,9 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
         int rows = xs.Dim(0) * xs.Dim(1), d = InputSize, o = OutputSize;
         if (!TransposeW && d < NarrowInput)
         {
-            // ys = [xs | 1] · [W ; b] as ONE GEMM with depth D+1 and beta = 0: for a narrow D the product is dominated
-            // by its traffic to ys, which this writes once (instead of writing b into every row, then reading and
-            // rewriting every row in a beta = 1 GEMM). Costs a copy of W (D×O) per call.
-            var xa = Workspace.Ensure(ref _xAug, rows, d + 1);
-            var wa = Workspace.Ensure(ref _wAug, d + 1, o);
-            var xsS = xs.Span; var xaS = xa.Span;
-            for (int r = 0; r < rows; r++)
-            {
-                xsS.Slice(r * d, d).CopyTo(xaS.Slice(r * (d + 1), d));
-                xaS[r * (d + 1) + d] = T.One;
-            }
-            W.Value.Span.CopyTo(wa.Span);
-            B.Value.Span.CopyTo(wa.Span[(d * o)..]);
-            Gemm.Run(false, false, rows, o, d + 1, T.One, xaS, d + 1, wa.Span, o, T.Zero, y.Span, o);
+            // ys = [xs | 1] · [W ; b] as ONE GEMM with depth D+1 and beta = 0 (see RowOps.AffineFoldedBias). Costs a
+            // copy of W (D×O) per call.
+            RowOps.AffineFoldedBias<T>(xs.Span, rows, d, W.Value.Span, B.Value.Span, o, y.Span, ref _xAug, ref _wAug);
             return y;
         }
         RowOps.BroadcastRows<T>(B.Value.Span, y.Span);                               // ys = b (every row)
