@@ -91,9 +91,9 @@ public class GemmPackedTests
         int padA = rng.NextInt(2) * rng.NextInt(1, 5), padB = rng.NextInt(2) * rng.NextInt(1, 5), padC = rng.NextInt(2) * rng.NextInt(1, 5);
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
         int lda = aCols + padA, ldb = bCols + padB, ldc = n + padC;
-        var a = Random<T>(rng, aRows * lda);
-        var b = Random<T>(rng, bRows * ldb);
-        var c = Random<T>(rng, m * ldc);
+        var a = GemmCheck.Random<T>(rng, aRows * lda);
+        var b = GemmCheck.Random<T>(rng, bRows * ldb);
+        var c = GemmCheck.Random<T>(rng, m * ldc);
         if (nanC) Array.Fill(c, T.NaN);
         for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) c[i * ldc + j] = T.CreateChecked(777.0);
         var expect = (T[])c.Clone();
@@ -105,41 +105,10 @@ public class GemmPackedTests
         Assert.Equal(k, packed.K);
         Assert.Equal(n, packed.N);
         Gemm.RunPacked<T>(be, ta, m, al, a, lda, packed, bt, got, ldc, parallel);
-        Compare(be.Name, a, lda, b, ldb, c, expect, got, ta, tb, m, n, k, ldc, alpha, beta, nanC, parallel);
+        GemmCheck.AssertClose($"{be.Name} packed {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} parallel={parallel}",
+                              a, lda, b, ldb, c, expect, got, ta, tb, m, n, k, ldc, alpha, beta, nanC);
     }
 
-    private static void Compare<T>(string who, T[] a, int lda, T[] b, int ldb, T[] c, T[] expect, T[] got, bool ta, bool tb,
-                                   int m, int n, int k, int ldc, double alpha, double beta, bool nanC, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
-        double worst = 0; int wi = -1, wj = -1;
-        string what = $"{who} packed {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} parallel={parallel}";
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = n; j < ldc; j++)
-                Assert.True(got[i * ldc + j] == T.CreateChecked(777.0), $"{what}: C padding ({i},{j}) was written");
-            for (int j = 0; j < n; j++)
-            {
-                double mag = 0;
-                for (int p = 0; p < k; p++)
-                    mag += Math.Abs(double.CreateChecked(ta ? a[p * lda + i] : a[i * lda + p]) * double.CreateChecked(tb ? b[j * ldb + p] : b[p * ldb + j]));
-                mag = Math.Abs(alpha) * mag + (beta == 0 || nanC ? 0 : Math.Abs(beta * double.CreateChecked(c[i * ldc + j])));
-                double tol = 2 * (k + 2) * eps * mag + 1e-30;
-                double g = double.CreateChecked(got[i * ldc + j]), e = double.CreateChecked(expect[i * ldc + j]);
-                Assert.True(double.IsFinite(g), $"{what}: C({i},{j}) = {g}");
-                double r = Math.Abs(g - e) / tol;
-                if (r > worst) { worst = r; wi = i; wj = j; }
-            }
-        }
-        Assert.True(worst <= 1, $"{what}: C({wi},{wj}) off by {worst:G3}× the tolerance");
-    }
-
-    private static T[] Random<T>(Rng rng, int len) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var x = new T[len];
-        for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
-        return x;
-    }
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -151,8 +120,8 @@ public class GemmPackedTests
         int m = 40, n = 650, k = 300;
         foreach (bool tb in new[] { false, true })
         {
-            var a = Random<float>(rng, m * k);
-            var b = Random<float>(rng, k * n);
+            var a = GemmCheck.Random<float>(rng, m * k);
+            var b = GemmCheck.Random<float>(rng, k * n);
             var expect = new float[m * n];
             Gemm.Dispatch<float>(ReferenceGemm.Instance, false, tb, m, n, k, 1f, a, k, b, tb ? k : n, 0f, expect, n);
             var packed = new GemmPackedB<float>();
@@ -195,9 +164,9 @@ public class GemmPackedTests
                 foreach (var (m, n, k, parts) in new[] { (20, 650, 300, 2), (7, 97, 520, 3), (12, 33, 17, 4), (3, 5, 2, 3) })
                 {
                     int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2, ldc = n + 3;
-                    var a = Random<double>(rng, (ta ? k : m) * lda);
-                    var b = Random<double>(rng, (tb ? n : k) * ldb);
-                    var c0 = Random<double>(rng, m * ldc);
+                    var a = GemmCheck.Random<double>(rng, (ta ? k : m) * lda);
+                    var b = GemmCheck.Random<double>(rng, (tb ? n : k) * ldb);
+                    var c0 = GemmCheck.Random<double>(rng, m * ldc);
                     var expect = (double[])c0.Clone();
                     Gemm.Dispatch<double>(ReferenceGemm.Instance, ta, tb, m, n, k, 0.5, a, lda, b, ldb, -1.0, expect, ldc);
                     var packed = new GemmPackedB<double>();
@@ -229,8 +198,8 @@ public class GemmPackedTests
         var be = ManagedGemm.Instance;
         var rng = new Rng(19);
         int m = 20, n = 2600, k = 650;
-        var a = Random<float>(rng, m * k);
-        var b = Random<float>(rng, k * n);
+        var a = GemmCheck.Random<float>(rng, m * k);
+        var b = GemmCheck.Random<float>(rng, k * n);
         var expect = new float[m * n];
         Gemm.Dispatch<float>(ReferenceGemm.Instance, false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
         var packed = new GemmPackedB<float>();
@@ -274,13 +243,13 @@ public class GemmPackedTests
         var be = ManagedGemm.Instance;
         var rng = new Rng(16);
         int m = 20, n = 650, k = 520;
-        var a = Random<float>(rng, m * k);
-        var b = Random<float>(rng, k * n);
+        var a = GemmCheck.Random<float>(rng, m * k);
+        var b = GemmCheck.Random<float>(rng, k * n);
         var c = new float[m * n];
         var packedN = new GemmPackedB<float>();
         var packedT = new GemmPackedB<float>();
-        var ad = Random<double>(rng, 10 * 70);
-        var bd = Random<double>(rng, 70 * 90);
+        var ad = GemmCheck.Random<double>(rng, 10 * 70);
+        var bd = GemmCheck.Random<double>(rng, 70 * 90);
         var cd = new double[10 * 90];
         var cd2 = new double[70 * 90];
         var packedD = new GemmPackedB<double>();
@@ -344,8 +313,8 @@ public class GemmPackedTests
         // A product started from inside a worker-pool part must not re-enter the pool (its caller already holds it).
         var rng = new Rng(17);
         int m = 64, n = 300, k = 200;
-        var a = Random<float>(rng, m * k);
-        var b = Random<float>(rng, k * n);
+        var a = GemmCheck.Random<float>(rng, m * k);
+        var b = GemmCheck.Random<float>(rng, k * n);
         var expect = new float[m * n];
         Gemm.Dispatch<float>(ReferenceGemm.Instance, false, false, m, n, k, 1f, a, k, b, n, 0f, expect, n);
         var outs = new[] { new float[m * n], new float[m * n], new float[m * n] };

@@ -102,9 +102,9 @@ public class GemmTests
     {
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
         int lda = aCols + padA, ldb = bCols + padB, ldc = n + padC;
-        var a = Random<T>(rng, aRows * lda);
-        var b = Random<T>(rng, bRows * ldb);
-        var c = Random<T>(rng, m * ldc);
+        var a = GemmCheck.Random<T>(rng, aRows * lda);
+        var b = GemmCheck.Random<T>(rng, bRows * ldb);
+        var c = GemmCheck.Random<T>(rng, m * ldc);
         if (nanC) Array.Fill(c, T.NaN);
         // Padding of C (columns n..ldc) must stay untouched: mark it.
         for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) c[i * ldc + j] = T.CreateChecked(777.0);
@@ -115,28 +115,8 @@ public class GemmTests
         Run(ReferenceGemm.Instance, ta, tb, m, n, k, al, a, lda, b, ldb, bt, expect, ldc);
         Run(be, ta, tb, m, n, k, al, a, lda, b, ldb, bt, got, ldc);
 
-        double eps = typeof(T) == typeof(float) ? 1.2e-7 : 2.3e-16;
-        double worst = 0; int wi = -1, wj = -1;
-        for (int i = 0; i < m; i++)
-        {
-            for (int j = n; j < ldc; j++)
-                Assert.True(got[i * ldc + j] == T.CreateChecked(777.0), $"{be.Name}: C padding ({i},{j}) was written");
-            for (int j = 0; j < n; j++)
-            {
-                // Magnitude of the exact sum: |alpha|·Σₚ|a_ip||b_pj| + |beta·c_ij|; error bound (k+2)·eps·magnitude.
-                double mag = 0;
-                for (int p = 0; p < k; p++)
-                    mag += Math.Abs(double.CreateChecked(ta ? a[p * lda + i] : a[i * lda + p]) * double.CreateChecked(tb ? b[j * ldb + p] : b[p * ldb + j]));
-                mag = Math.Abs(alpha) * mag + (beta == 0 || nanC ? 0 : Math.Abs(beta * double.CreateChecked(c[i * ldc + j])));
-                double tol = 2 * (k + 2) * eps * mag + 1e-30;
-                double g = double.CreateChecked(got[i * ldc + j]), e = double.CreateChecked(expect[i * ldc + j]);
-                Assert.True(double.IsFinite(g), $"{be.Name} {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k}: C({i},{j}) = {g}");
-                double r = Math.Abs(g - e) / tol;
-                if (r > worst) { worst = r; wi = i; wj = j; }
-            }
-        }
-        Assert.True(worst <= 1, $"{be.Name} {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} lda={lda} ldb={ldb} ldc={ldc}: " +
-                                $"C({wi},{wj}) off by {worst:G3}× the tolerance");
+        GemmCheck.AssertClose($"{be.Name} {typeof(T).Name} ta={ta} tb={tb} m={m} n={n} k={k} alpha={alpha} beta={beta} lda={lda} ldb={ldb} ldc={ldc}",
+                              a, lda, b, ldb, c, expect, got, ta, tb, m, n, k, ldc, alpha, beta, nanC);
     }
 
     private static void Run<T>(IGemmBackend be, bool ta, bool tb, int m, int n, int k, T alpha, T[] a, int lda, T[] b, int ldb, T beta, T[] c, int ldc)
@@ -148,12 +128,6 @@ public class GemmTests
             be.Gemm(ta, tb, m, n, k, double.CreateChecked(alpha), (double[])(object)a, lda, (double[])(object)b, ldb, double.CreateChecked(beta), (double[])(object)c, ldc);
     }
 
-    private static T[] Random<T>(Rng rng, int len) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var x = new T[len];
-        for (int i = 0; i < len; i++) x[i] = T.CreateChecked(rng.NextDouble() * 2 - 1);
-        return x;
-    }
 
     [Theory]
     [MemberData(nameof(ManagedBackends))]
@@ -235,10 +209,10 @@ public class GemmTests
     {
         var be = ManagedGemm.Instance;
         var rng = new Rng(3);
-        var a = Random<float>(rng, 20 * 300);
-        var b = Random<float>(rng, 300 * 400);
+        var a = GemmCheck.Random<float>(rng, 20 * 300);
+        var b = GemmCheck.Random<float>(rng, 300 * 400);
         var c = new float[20 * 400];
-        var ad = Random<double>(rng, 64 * 64);
+        var ad = GemmCheck.Random<double>(rng, 64 * 64);
         var cd = new double[64 * 64];
         var c2 = new float[300 * 20];
         void Calls()
