@@ -322,10 +322,10 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private void RunRows(bool forward, int n, int t)
     {
         int parts = PartsFor(n);
-        if (_scratch.Length < parts || (_scratch.Length > 0 && _scratch[0].Length < 2 * H))
+        if (_scratch.Length < parts)                                  // H is fixed: only the number of parts can grow
         {
-            var sc = new T[Math.Max(parts, _scratch.Length)][];
-            for (int i = 0; i < sc.Length; i++) sc[i] = new T[2 * H];
+            var sc = new T[parts][];
+            for (int i = 0; i < parts; i++) sc[i] = new T[2 * H];
             _scratch = sc;
         }
         _passForward = forward; _passN = n; _passT = t;
