@@ -6,10 +6,11 @@ using Unroll.Kernels;
 namespace Unroll.Bench;
 
 /// <summary>
-/// <c>gemm [--reps N] [--min-ms T] [--threads T] [--backends a,b] [--shapes 0,1,..] [--no-numpy] [--tune k=v,..]</c>: GFLOP/s of float32 GEMM on the
+/// <c>gemm [--reps N] [--min-ms T] [--threads T] [--backends a,b] [--shapes 0,1,..] [--no-numpy] [--cold] [--tune k=v,..]</c>: GFLOP/s of float32 GEMM on the
 /// issue's shapes (plus the two transposed products of an RNN backward step) for every available backend,
 /// repetitions alternating between backends, median reported; numpy (subprocess, bench/reference/numpy_gemm.py)
-/// is measured right after each shape when <c>/usr/bin/python3 -c "import numpy"</c> works.
+/// is measured right after each shape when <c>/usr/bin/python3 -c "import numpy"</c> works. <c>--cold</c> rotates through
+/// copies of the operands (≥ 512 MB in all), so that every call starts with A, B and C out of cache, as in training.
 /// <c>gemm --packed [--reps N] [--min-ms T]</c>: the managed backend's <c>Run</c> (packs B every call) against
 /// <c>RunPacked</c> (B packed once, <see cref="GemmPackedB{T}"/>) on the recurrent step shapes, one thread, CPU time.
 /// </summary>
@@ -23,6 +24,8 @@ public static class GemmBench
         (20, 2600, 650, "NT"), (650, 20, 2600, "TN"),
         // C2's other large products: logits = h·Eᵀ (tied E 10000×650), dE += dlogitsᵀ·h, dW_x += xᵀ·da (700 = 20×35 tokens).
         (700, 650, 10000, "NT"), (10000, 700, 650, "TN"), (650, 700, 2600, "TN"),
+        // C1's output layer (H 100, bias folded into depth 101): logits = [h|1]·[W;b], dxᵀ = W·dlogitsᵀ, dW += hᵀ·dlogits.
+        (700, 101, 10000, "NN"), (100, 10000, 700, "NT"), (100, 700, 10000, "TN"),
     ];
 
     public static int Run(string[] args)
@@ -31,7 +34,7 @@ public static class GemmBench
         bool numpy = true;
         string? only = null;
         int[]? pick = null;
-        bool cpuTime = false, packedMode = false;
+        bool cpuTime = false, packedMode = false, cold = false;
         string? ab = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -42,6 +45,7 @@ public static class GemmBench
                 case "--threads": Gemm.Threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--backends": only = args[++i]; break;
                 case "--no-numpy": numpy = false; break;
+                case "--cold": cold = true; break;   // rotate through copies of the operands (≥ 512 MB in all): every call starts with A, B, C out of cache
                 case "--cpu-time": cpuTime = true; break;
                 case "--packed": packedMode = true; break;
                 case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
@@ -115,7 +119,12 @@ public static class GemmBench
         {
             bool ta = op[0] == 'T', tb = op[1] == 'T';
             var rng = new Unroll.Tensors.Rng(1);
-            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+            int sets = cold ? (int)Math.Clamp((512L << 20) / (4L * (m * k + k * n + m * n)), 2, 64) : 1;
+            var sa = new float[sets][]; var sb = new float[sets][]; var sc = new float[sets][];
+            for (int si = 0; si < sets; si++) { sa[si] = Rand(rng, m * k); sb[si] = Rand(rng, k * n); sc[si] = new float[m * n]; }
+            int cur = 0;
+            float[] a = sa[0], b = sb[0], c = sc[0];
+            void Next() { if (sets > 1) { cur = (cur + 1) % sets; a = sa[cur]; b = sb[cur]; c = sc[cur]; } }
             int lda = ta ? m : k, ldb = tb ? k : n;
             double flops = 2.0 * m * n * k;
             var iters = new int[backends.Count];
@@ -133,7 +142,7 @@ public static class GemmBench
                 {
                     var be = backends[bi];
                     double t0 = Now(cpuTime);
-                    for (int it = 0; it < iters[bi]; it++) be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+                    for (int it = 0; it < iters[bi]; it++) { Next(); be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n); }
                     g[bi].Add(flops * iters[bi] / (Now(cpuTime) - t0) / 1e9);
                 }
             var row = new List<string> { $"{m}", $"{k}", $"{n}", op };

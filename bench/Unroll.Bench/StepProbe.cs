@@ -1,0 +1,54 @@
+using System.Diagnostics;
+using System.Globalization;
+using Unroll.Kernels;
+
+namespace Unroll.Bench;
+
+/// <summary>
+/// <c>steps [--reps N] [--t T]</c>: the recurrent step products as a layer runs them — T consecutive
+/// <c>RunPacked</c> calls (C2's forward (20,650,2600) NN and backward (20,2600,650) NT, W_h packed once) — wall clock,
+/// on all GEMM threads (parallel: true) and on one (parallel: false), alternating; median GFLOP/s.
+/// </summary>
+public static class StepProbe
+{
+    public static int Run(string[] args)
+    {
+        int reps = 15, t = 35;
+        for (int i = 0; i < args.Length; i++)
+            switch (args[i])
+            {
+                case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--t": t = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"steps: unknown option '{args[i]}'"); return 2;
+            }
+        Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine("| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
+        Console.WriteLine("|---|---|---|---|---:|---:|---:|");
+        foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
+        {
+            var rng = new Unroll.Tensors.Rng(1);
+            float[] a = new float[m * k * t], b = new float[k * n], c = new float[m * n * t];
+            for (int i = 0; i < a.Length; i++) a[i] = (float)rng.NextGaussian();
+            for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextGaussian() * 0.05f;
+            var packed = new GemmPackedB<float>();
+            packed.Pack(tb, k, n, b, tb ? k : n);
+            void Steps(bool par)
+            {
+                for (int s = 0; s < t; s++)
+                    Gemm.RunPacked<float>(false, m, 1f, a.AsSpan(s * m * k, m * k), k, packed, 1f, c.AsSpan(s * m * n, m * n), n, parallel: par);
+            }
+            for (int w = 0; w < 5; w++) { Steps(true); Steps(false); }
+            var t2 = new List<double>(); var t1 = new List<double>();
+            var sw = new Stopwatch();
+            for (int r = 0; r < reps; r++)
+            {
+                sw.Restart(); Steps(true); t2.Add(sw.Elapsed.TotalSeconds);
+                sw.Restart(); Steps(false); t1.Add(sw.Elapsed.TotalSeconds);
+            }
+            t2.Sort(); t1.Sort();
+            double flop = 2.0 * m * k * n * t, g2 = flop / t2[reps / 2] / 1e9, g1 = flop / t1[reps / 2] / 1e9;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {m} | {k} | {n} | {(tb ? "NT" : "NN")} | {g2:F1} | {g1:F1} | {g2 / g1:F2} |"));
+        }
+        return 0;
+    }
+}
