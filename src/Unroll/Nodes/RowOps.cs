@@ -48,13 +48,10 @@ internal static class RowOps
         Kernels.Gemm.Run(false, false, rows, o, d + 1, T.One, xa, d + 1, wa, o, T.Zero, y, o);
     }
 
-    /// <summary><paramref name="acc"/> (cols) += the column sums of <paramref name="dy"/> (rows × cols).</summary>
-    public static void AddColumnSums<T>(ReadOnlySpan<T> dy, Span<T> acc) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int cols = acc.Length;
-        if (cols == 0) return;
-        for (int off = 0; off < dy.Length; off += cols) TP.Add<T>(acc, dy.Slice(off, cols), acc);
-    }
+    /// <summary><paramref name="acc"/> (cols) += the column sums of <paramref name="dy"/> (rows × cols); large inputs in
+    /// column blocks on the worker pool, bit for bit the row-by-row sum (see <see cref="ColumnSums{T}"/>).</summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> dy, Span<T> acc) where T : unmanaged, IFloatingPointIeee754<T> =>
+        ColumnSums<T>.Add(dy, acc);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="node"/> if an id is outside [0, vocab).</summary>
     public static void CheckIds(string node, ReadOnlySpan<int> ids, int vocab)
