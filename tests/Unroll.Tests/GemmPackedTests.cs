@@ -82,6 +82,38 @@ public class GemmPackedTests
         Check(be, p, rng, true, false, 300, 40, 300, parallel: true);
     }
 
+    [Fact]
+    public unsafe void ParallelPackingEqualsSerialPackingBitForBit()
+    {
+        // op(B) ≥ ParallelPackMinElements is packed in column ranges on the pool: the same bytes as one thread,
+        // for both transpositions, ragged n, several depth blocks; then a product with it matches the reference.
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(15);
+        int threads = Gemm.Threads;
+        try
+        {
+            foreach (var (tb, k, n) in new[] { (false, 650, 2600), (true, 2600, 650), (false, 513, 1001), (true, 700, 377) })
+            {
+                Assert.True((long)k * n >= GemmPackedB<float>.ParallelPackMinElements);
+                int ldb = (tb ? k : n) + 3;
+                var b = GemmCheck.Random<float>(rng, (tb ? n : k) * ldb);
+                var serial = new GemmPackedB<float>();
+                var par = new GemmPackedB<float>();
+                Gemm.Threads = 1;
+                serial.Pack(be, tb, k, n, b, ldb);
+                Gemm.Threads = 2;
+                par.Pack(be, tb, k, n, b, ldb);
+                long len = (long)serial.NPad * k;
+                Assert.Equal(serial.NPad, par.NPad);
+                for (long i = 0; i < len; i++)
+                    if (serial.Data[i] != par.Data[i] && !(float.IsNaN(serial.Data[i]) && float.IsNaN(par.Data[i])))
+                        Assert.Fail($"packed op(B) tb={tb} k={k} n={n}: element {i} is {par.Data[i]} packed on 2 threads, {serial.Data[i]} on one");
+                Check(be, par, rng, false, tb, 20, n, k, parallel: true);
+            }
+        }
+        finally { Gemm.Threads = threads; }
+    }
+
     private static void Check<T>(IGemmBackend be, GemmPackedB<T> packed, Rng rng, bool ta, bool tb, int m, int n, int k, bool parallel,
                                  double? alphaIn = null, double? betaIn = null, bool nanC = false) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -289,16 +289,20 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     }
 
     /// <summary>
-    /// Packs all of op(B) (k×n) for <see cref="GemmPackedB{T}"/>: depth block pc (rows pc..pc+kc of op(B), kc =
-    /// <paramref name="kcStep"/> except the last) at dst + pc·nPad, laid out as <see cref="PackB"/> lays out a panel
-    /// (NR-column micro-panels, zero-padded to nPad = n rounded up to NR).
+    /// Packs columns [j0, j1) of op(B) (k×n) for <see cref="GemmPackedB{T}"/> (all of it: j0 = 0, j1 = n): depth block
+    /// pc (rows pc..pc+kc of op(B), kc = <paramref name="kcStep"/> except the last) at dst + pc·nPad, laid out as
+    /// <see cref="PackB"/> lays out a panel (NR-column micro-panels, zero-padded to nPad = n rounded up to NR), column
+    /// j0 (a multiple of NR) at offset j0·kc within its block. Disjoint column ranges write disjoint parts of dst.
     /// </summary>
-    internal static void PackWhole(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst)
+    internal static void PackWhole(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst, int j0, int j1)
     {
         int nPad = RoundUp(n, TK.NR);
         var g = new GemmArgs<T> { B = b, Ldb = ldb, TransB = transB, K = k, N = n };
         for (int pc = 0; pc < k; pc += kcStep)
-            PackB(g, pc, Math.Min(kcStep, k - pc), 0, n, dst + (nint)pc * nPad);
+        {
+            int kc = Math.Min(kcStep, k - pc);
+            PackB(g, pc, kc, j0, j1 - j0, dst + (nint)pc * nPad + (nint)j0 * kc);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -23,7 +23,7 @@ namespace Unroll.Kernels;
 /// reads the object. The packed copy does not follow later changes of B: call <c>Pack</c> again after an update.</para>
 /// <para>No allocation once warm: the buffer (pinned, 64-byte aligned) is reused whenever the new packing fits.</para>
 /// </remarks>
-public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed unsafe class GemmPackedB<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
 {
     private T[]? _buf;
     private T* _data;
@@ -87,8 +87,8 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
                 var (nr, kcStep) = mg.PackedLayout<T>(k);
                 int nPad = (n + nr - 1) / nr * nr;
                 Ensure((long)nPad * k);
-                if (k > 0 && n > 0) mg.PackWhole(transB, k, n, pb, ldb, kcStep, _data);
-                KcStep = kcStep; NPad = nPad; IsManagedLayout = true; _nr = nr;
+                KcStep = kcStep; NPad = nPad; IsManagedLayout = true; _nr = nr; K = k; N = n;
+                if (k > 0 && n > 0) PackManaged(mg, transB, pb, ldb);
             }
             else
             {
@@ -103,6 +103,43 @@ public sealed unsafe class GemmPackedB<T> where T : unmanaged, IFloatingPointIee
             }
         }
         K = k; N = n; Backend = backend;
+    }
+
+    /// <summary>Below this many elements op(B) is packed on the calling thread.</summary>
+    internal const long ParallelPackMinElements = 1 << 18;
+
+    // The current managed packing's source, for the pool's parts (set only during PackManaged).
+    private ManagedGemm? _packBackend;
+    private T* _packSrc;
+    private int _packLdb;
+    private bool _packTransB;
+
+    /// <summary>
+    /// Managed layout: packs in column ranges (NR-aligned, <see cref="ColumnRange"/>) on the worker pool when op(B) is
+    /// large (W_h of H = 650: 1.7 M elements, ≈ 2 ms on one thread, once per Forward and per Backward); each range
+    /// writes its own part of the buffer, so the result does not depend on how many threads ran.
+    /// </summary>
+    private void PackManaged(ManagedGemm mg, bool transB, T* pb, int ldb)
+    {
+        int tiles = (N + _nr - 1) / _nr;
+        int parts = Math.Min(tiles, 4 * Gemm.Threads);
+        if (parts > 1 && Gemm.Threads > 1 && (long)K * N >= ParallelPackMinElements)
+        {
+            _packBackend = mg; _packSrc = pb; _packLdb = ldb; _packTransB = transB;
+            try
+            {
+                if (GemmWorkers.Shared.TryRun(this, parts, helpers: Gemm.Threads - 1)) return;
+            }
+            finally { _packBackend = null; _packSrc = null; }
+        }
+        mg.PackWhole(transB, K, N, pb, ldb, KcStep, _data, 0, N);
+    }
+
+    /// <summary>Column range <paramref name="part"/> of <paramref name="parts"/> of the current managed packing (pool part).</summary>
+    void IPartitionedWork.RunPart(int part, int parts)
+    {
+        var (j0, j1) = ColumnRange(part, parts);
+        if (j0 < j1) _packBackend!.PackWhole(_packTransB, K, N, _packSrc, _packLdb, KcStep, _data, j0, j1);
     }
 
     /// <summary>The dense k×n copy (row stride <see cref="N"/>) of the non-managed layout.</summary>

@@ -119,14 +119,15 @@ public sealed class ManagedGemm : IGemmBackend
         _ => (ScalarKernel<T>.NR, GemmDriver<T, ScalarKernel<T>>.KcStep(k)),
     };
 
-    /// <summary>Packs all of op(B) into <paramref name="dst"/> in this backend's micro-panel layout (see <see cref="GemmPackedB{T}"/>).</summary>
-    internal unsafe void PackWhole<T>(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Packs columns [j0, j1) (j0 a multiple of NR) of op(B) into <paramref name="dst"/> in this backend's
+    /// micro-panel layout (see <see cref="GemmPackedB{T}"/>).</summary>
+    internal unsafe void PackWhole<T>(bool transB, int k, int n, T* b, int ldb, int kcStep, T* dst, int j0, int j1) where T : unmanaged, IFloatingPointIeee754<T>
     {
         switch (Isa)
         {
-            case GemmIsa.Avx512: GemmDriver<T, Avx512Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
-            case GemmIsa.Avx2: GemmDriver<T, Avx2Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
-            default: GemmDriver<T, ScalarKernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst); break;
+            case GemmIsa.Avx512: GemmDriver<T, Avx512Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst, j0, j1); break;
+            case GemmIsa.Avx2: GemmDriver<T, Avx2Kernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst, j0, j1); break;
+            default: GemmDriver<T, ScalarKernel<T>>.PackWhole(transB, k, n, b, ldb, kcStep, dst, j0, j1); break;
         }
     }
 
