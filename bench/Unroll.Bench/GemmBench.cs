@@ -26,6 +26,8 @@ public static class GemmBench
         (700, 650, 10000, "NT"), (10000, 700, 650, "TN"), (650, 700, 2600, "TN"),
         // C1's output layer (H 100, bias folded into depth 101): logits = [h|1]·[W;b], dxᵀ = W·dlogitsᵀ, dW += hᵀ·dlogits.
         (700, 101, 10000, "NN"), (100, 10000, 700, "NT"), (100, 700, 10000, "TN"),
+        // ADD-LSTM's weight gradients over all 12 800 rows (batch 64 × T 200): [dWx ; db] = [x | 1]ᵀ·dA, dWh += hᵀ·dA.
+        (3, 12800, 512, "TN"), (128, 12800, 512, "TN"),
     ];
 
     public static int Run(string[] args)

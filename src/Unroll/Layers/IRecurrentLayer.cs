@@ -50,6 +50,13 @@ public interface IRecurrentLayer<T> : IModule<T> where T : unmanaged, IFloatingP
     /// </summary>
     T GradFlushThreshold { get; set; }
 
+    /// <summary>
+    /// Whether <see cref="Backward"/> computes dxs = ∂L/∂xs (default true). Set false for a first layer whose input is
+    /// data that needs no gradient (a task's input sequence): Backward then skips the dxs product (N·T·D·kH
+    /// multiply-adds, reading all of ∂L/∂A once more) and returns an all-zero dxs; the parameter gradients are the same.
+    /// </summary>
+    bool ComputesInputGradient { get; set; }
+
     /// <summary>Input weights (D×kH).</summary>
     Parameter<T> Wx { get; }
     /// <summary>Recurrent weights (H×kH).</summary>

@@ -142,6 +142,9 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     /// </summary>
     public T GradFlushThreshold { get; set; } = Subnormals.SafeProductThreshold<T>();
 
+    /// <inheritdoc/>
+    public bool ComputesInputGradient { get; set; } = true;
+
     /// <summary>Sets entries of <paramref name="x"/> below <see cref="GradFlushThreshold"/> in magnitude to zero.</summary>
     private protected void Flush(Span<T> x)
     {
@@ -279,7 +282,8 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         AccumulateWeightGrads(n, t);
         var dxs = Workspace.Ensure(ref _dxs, n, t, D);
         // inverts A = xs·Wx (all N·T rows at once): dxs = dA·Wxᵀ
-        Gemm.Run(false, true, n * t, D, K, T.One, InputGrad.Span, K, Wx.Value.Span, K, T.Zero, dxs.Span, D);
+        if (ComputesInputGradient) Gemm.Run(false, true, n * t, D, K, T.One, InputGrad.Span, K, Wx.Value.Span, K, T.Zero, dxs.Span, D);
+        else dxs.Clear();
         _backwardDone = true;
         return dxs;
     }

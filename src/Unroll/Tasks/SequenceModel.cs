@@ -40,6 +40,7 @@ public sealed class SequenceModel<T> : IModule<T> where T : unmanaged, IFloating
         _task = task;
         Spec = spec;
         Layer = CreateLayer(spec, task.InputSize, hidden, rng);
+        Layer.ComputesInputGradient = false;                  // the input is the task's data: nothing reads ∂L/∂xs
         var w = new Tensor<T>(hidden, task.OutputSize);
         Initializers.Xavier(w, rng);
         _head = new Affine<T>(new Parameter<T>("head.W", w), new Parameter<T>("head.b", new Tensor<T>(task.OutputSize)));
