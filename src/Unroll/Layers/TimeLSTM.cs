@@ -83,8 +83,13 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         }
     }
 
-    private protected override void PrepareBackward(int n, int t) =>
-        Workspace.Ensure(ref _stepGradC, n, t, H).Clear();            // no gradient from beyond the last step
+    private protected override void PrepareBackward(int n, int t)
+    {
+        // No gradient from beyond the last step: only step T−1's rows start at zero. Every earlier step's row is
+        // assigned (dc_{t−1} = dc_t ⊙ f) by the step after it before it is read, so the rest needs no clearing.
+        var sgc = Workspace.Ensure(ref _stepGradC, n, t, H);
+        for (int i = 0; i < n; i++) Step(sgc, i, t - 1, t, H).Clear();
+    }
 
     private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
