@@ -19,6 +19,7 @@ public class RecurrentGradTests
             data.Add(cell, 5, 1, 7, 3, 1.0);     // T = 1
             data.Add(cell, 3, 4, 5, 4, 25.0);    // saturated inputs |x| ≥ 20 mostly
             data.Add(cell, 2, 3, 33, 3, 1.0);    // D ≥ 32: the bias is added by its own pass, not folded into the GEMM
+            data.Add(cell, 2, 4, 12, 3, 1.0);    // 8 < D < 32: bias folded into ONE input GEMM for all steps (D ≤ 8: per step)
         }
         return data;
     }

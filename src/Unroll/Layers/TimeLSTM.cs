@@ -57,7 +57,7 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         var gates = Workspace.Ensure(ref _gates, n, t, h4);
         Workspace.Ensure(ref _cs, n, t, H);
         Workspace.Ensure(ref _tanhC, n, t, H);
-        ProjectInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps
+        PrepareInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps (or per step)
     }
 
     private protected override void ForwardRows(int r0, int r1, int t, int part)
@@ -69,6 +69,7 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
+            ProjectStepRows(r0, r1, step, t, gates);                  // x_t·Wx + b here when not done for all steps
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all four gates, in place on the strided rows)
             StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
             for (int r = r0; r < r1; r++)

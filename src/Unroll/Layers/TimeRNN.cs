@@ -40,7 +40,7 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     private bool Relu => Cell == CellType.RnnRelu;
 
     private protected override void PrepareForward(Tensor<T> xs, int n, int t) =>
-        ProjectInputs(xs, _hs!, n, t);                                // hs = xs·Wx + b (pre-activations)
+        PrepareInputs(xs, _hs!, n, t);                                // hs = xs·Wx + b (pre-activations; or per step)
 
     private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
@@ -49,6 +49,7 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
+            ProjectStepRows(r0, r1, step, t, hs);                     // x_t·Wx + b here when not done for all steps
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh, in place on the strided rows of step t
             StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(hs, r0, step, t, H), t * H);
             for (int i = r0; i < r1; i++)

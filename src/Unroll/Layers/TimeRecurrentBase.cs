@@ -369,6 +369,46 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private bool FoldBias => D < FoldBiasMaxD;
 
     /// <summary>
+    /// Inputs at most this wide (the adding problem: D = 2) are projected step by step inside the recurrence
+    /// (<see cref="ProjectStepRows"/>), just before the step product adds h_{t−1}·Wh to the same rows, instead of for
+    /// all steps before it: the all-steps projection writes N·T·kH values (26 MB for ADD-LSTM) that the recurrence
+    /// reads back from memory much later, for only D+1 multiply-adds each. Environment UNROLL_STEP_PROJECTION=0 turns
+    /// it off (A/B runs).
+    /// </summary>
+    internal const int StepProjectionMaxD = 8;
+    private static readonly bool StepProjectionEnabled = Environment.GetEnvironmentVariable("UNROLL_STEP_PROJECTION") != "0";
+    private bool ProjectPerStep => StepProjectionEnabled && D <= StepProjectionMaxD;
+
+    /// <summary>
+    /// Before the recurrence of an RNN or LSTM, whose step product accumulates into <paramref name="dest"/> (N,T,kH):
+    /// dest = xs·Wx + b for all steps (<see cref="ProjectInputs"/>); or, for narrow inputs, only the [xs | 1] copy the
+    /// weight gradients need, the projection then being done per step by <see cref="ProjectStepRows"/>.
+    /// </summary>
+    private protected void PrepareInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
+    {
+        if (!ProjectPerStep) { ProjectInputs(xs, dest, n, t); return; }
+        RowOps.AppendOnesColumn<T>(xs.Span, n * t, D, ref _xsAug);
+        Workspace.Ensure(ref _wAug, D + 1, K);                        // the [dWx ; db] buffer of AccumulateWeightGrads
+    }
+
+    /// <summary>
+    /// Rows [r0, r1) of step <paramref name="step"/> of <paramref name="dest"/> (N,T,kH) ← x_t·Wx + b, row by row, when
+    /// inputs are projected per step (see <see cref="StepProjectionMaxD"/>); nothing otherwise (already done for all steps).
+    /// </summary>
+    private protected void ProjectStepRows(int r0, int r1, int step, int t, Tensor<T> dest)
+    {
+        if (!ProjectPerStep) return;
+        var xs = _xs!.Span; var w = Wx.Value.Span; var b = B.Value.Span;
+        for (int r = r0; r < r1; r++)
+        {
+            var row = Step(dest, r, step, t, K);
+            var x = xs.Slice((r * t + step) * D, D);
+            b.CopyTo(row);                                            // a = b + Σ_d x_d · Wx[d, :]
+            for (int d = 0; d < D; d++) TP.MultiplyAdd<T>(w.Slice(d * K, K), x[d], row, row);
+        }
+    }
+
+    /// <summary>
     /// dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)). For narrow inputs (D &lt; 32, e.g. the
     /// adding problem's D = 2) the bias is folded into the product, [xs | 1]·[Wx ; b] with depth D+1, so the
     /// (N·T)×kH result is written once instead of written, then read and rewritten by a bias pass; for wide inputs

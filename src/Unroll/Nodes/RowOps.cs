@@ -36,16 +36,23 @@ internal static class RowOps
     public static void AffineFoldedBias<T>(ReadOnlySpan<T> x, int rows, int d, ReadOnlySpan<T> w, ReadOnlySpan<T> b, int o,
                                           Span<T> y, ref Tensor<T>? xAug, ref Tensor<T>? wAug) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var xa = Workspace.Ensure(ref xAug, rows, d + 1).Span;
+        var xa = AppendOnesColumn(x, rows, d, ref xAug);
         var wa = Workspace.Ensure(ref wAug, d + 1, o).Span;
+        w[..(d * o)].CopyTo(wa);
+        b[..o].CopyTo(wa[(d * o)..]);
+        Kernels.Gemm.Run(false, false, rows, o, d + 1, T.One, xa, d + 1, wa, o, T.Zero, y, o);
+    }
+
+    /// <summary><paramref name="xAug"/> (rows, d+1) ← [x | 1] for x (rows × d); reallocated only when the size changes.</summary>
+    public static Span<T> AppendOnesColumn<T>(ReadOnlySpan<T> x, int rows, int d, ref Tensor<T>? xAug) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var xa = Workspace.Ensure(ref xAug, rows, d + 1).Span;
         for (int r = 0; r < rows; r++)
         {
             x.Slice(r * d, d).CopyTo(xa.Slice(r * (d + 1), d));
             xa[r * (d + 1) + d] = T.One;
         }
-        w[..(d * o)].CopyTo(wa);
-        b[..o].CopyTo(wa[(d * o)..]);
-        Kernels.Gemm.Run(false, false, rows, o, d + 1, T.One, xa, d + 1, wa, o, T.Zero, y, o);
+        return xa;
     }
 
     /// <summary><paramref name="acc"/> (cols) += the column sums of <paramref name="dy"/> (rows × cols); large inputs in
