@@ -219,6 +219,44 @@ public class SoftmaxKernelTests
             Assert.True(Math.Abs(gRef[i] - gPar[i]) <= 1e-7, $"grad[{i}]: reference {gRef[i]} vs fast {gPar[i]}");
         }
     }
+
+    [Theory]
+    [InlineData(3, 7, 1)]          // serial rows
+    [InlineData(40, 4099, 2)]      // parallel rows (≥ ParallelMinElements)
+    [InlineData(40, 4099, 1)]
+    public void InPlaceLossAndGradientEqualsSeparateBuffer(int n, int v, int threads)
+    {
+        // dlogits written over the logits: each row's target logit must be read before the row is overwritten.
+        var rng = new Rng(78);
+        var logits = new float[n * v];
+        for (int i = 0; i < logits.Length; i++) logits[i] = (float)(8 * (rng.NextDouble() - 0.5));
+        var targets = new int[n];
+        for (int i = 0; i < n; i++) targets[i] = i % 5 == 3 ? -1 : rng.NextInt(v);
+        var g = new float[n * v];
+        var inPlace = (float[])logits.Clone();
+        int saved = Unroll.Kernels.Gemm.Threads;
+        double l1, l2;
+        try
+        {
+            Unroll.Kernels.Gemm.Threads = threads;
+            l1 = Unroll.Nodes.SoftmaxCrossEntropy.LossAndGradient<float>(logits, n, v, targets, -1, 1.3f, g, out int c1);
+            l2 = Unroll.Nodes.SoftmaxCrossEntropy.LossAndGradient<float>(inPlace, n, v, targets, -1, 1.3f, inPlace, out int c2);
+            Assert.Equal(c1, c2);
+        }
+        finally { Unroll.Kernels.Gemm.Threads = saved; }
+        Assert.Equal(l1, l2);
+        for (int i = 0; i < g.Length; i++)
+            if (g[i] != inPlace[i]) Assert.Fail($"in-place dlogits[{i}] = {inPlace[i]}, separate buffer {g[i]}");
+
+        // The node: inPlace returns the logits tensor itself, holding the same gradient.
+        var node = new TimeSoftmaxWithLoss<float>();
+        var x = new Tensor<float>(n, 1, v);
+        logits.CopyTo(x.Span);
+        float loss = node.ForwardBackward(x, targets, 1.3f, out var dx, inPlace: true);
+        Assert.Same(x, dx);
+        Assert.Equal((float)l1, loss);
+        Assert.True(g.AsSpan().SequenceEqual(dx.Span), "TimeSoftmaxWithLoss.ForwardBackward(inPlace) gradient differs");
+    }
 }
 
 public class SoftmaxMaxExpTests
@@ -238,6 +276,31 @@ public class SoftmaxMaxExpTests
         Assert.Equal(Unroll.Nodes.SoftmaxCrossEntropy.MaxReference<float>(x), Unroll.Nodes.SoftmaxCrossEntropy.Max<float>(x));
         var xd = x.Select(v => (double)v).ToArray();
         Assert.Equal(Unroll.Nodes.SoftmaxCrossEntropy.MaxReference<double>(xd), Unroll.Nodes.SoftmaxCrossEntropy.Max<double>(xd));
+    }
+
+    [Fact]
+    public void ExpShiftedSumInPlaceEqualsSeparateOutputAtEveryLength()
+    {
+        // d = x (in place) must give what a separate d gives, including the overlapping AVX-512 tail (lengths 17..31, …).
+        var rng = new Rng(9);
+        for (int len = 0; len <= 130; len++)
+        {
+            var x = new float[len];
+            for (int i = 0; i < len; i++) x[i] = (float)(10 * (rng.NextDouble() - 0.5));
+            var d = new float[len];
+            float s1 = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<float>(x, 1.5f, d);
+            var y = (float[])x.Clone();
+            float s2 = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<float>(y, 1.5f, y);
+            Assert.True(s1 == s2, $"len {len}: in-place sum {s2}, separate {s1}");
+            for (int i = 0; i < len; i++)
+                if (d[i] != y[i]) Assert.Fail($"len {len}: in-place d[{i}] = {y[i]}, separate {d[i]}");
+            var xd = x.Select(v => (double)v).ToArray();
+            var dd = new double[len];
+            double t1 = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<double>(xd, 1.5, dd);
+            double t2 = Unroll.Nodes.SoftmaxCrossEntropy.ExpShiftedSum<double>(xd, 1.5, xd);
+            Assert.Equal(t1, t2);
+            Assert.True(dd.AsSpan().SequenceEqual(xd), $"len {len}: double in-place differs");
+        }
     }
 
     [Fact]

@@ -121,6 +121,8 @@ public static class SoftmaxCrossEntropy
     /// Fused softmax + cross-entropy + gradient in one pass per row, with no probability buffer: the exponentials are
     /// written straight into <paramref name="dlogits"/> and turned into dloss/count · (softmax − onehot(t)).
     /// Returns the mean loss over the non-ignored rows (0 when all are ignored); <paramref name="count"/> = their number.
+    /// <paramref name="dlogits"/> may be the same memory as <paramref name="logits"/> (in place: each row's target logit
+    /// is read before the row is overwritten), which saves a buffer the size of the logits and its memory traffic.
     /// </summary>
     public static double LossAndGradient<T>(ReadOnlySpan<T> logits, int n, int v, ReadOnlySpan<int> targets, int ignoreIndex,
                                             T dloss, Span<T> dlogits, out int count) where T : unmanaged, IFloatingPointIeee754<T>
@@ -155,11 +157,11 @@ public static class SoftmaxCrossEntropy
             int t = targets[r];
             if (t == ignoreIndex) { d.Clear(); continue; }
             var x = logits.Slice(r * v, v);
-            T max = Max(x);
+            T max = Max(x), xt = x[t];                // read before d (possibly x itself) is overwritten
             T sum = ExpShiftedSum(x, max, d);         // d = e^(x − max), sum = Σ d (one pass)
             TP.Multiply<T>(d, scale / sum, d);        // scale · softmax
             d[t] -= scale;
-            loss += double.CreateTruncating(max - x[t]) + double.CreateTruncating(T.Log(sum));
+            loss += double.CreateTruncating(max - xt) + double.CreateTruncating(T.Log(sum));
         }
         return loss;
     }
@@ -268,12 +270,13 @@ public static class SoftmaxCrossEntropy
             }
             if (i < len)
             {
-                // the tail as one vector over the last 16 elements, counting only the new ones
+                // the tail as one vector over the last 16 elements, counting and storing only the new ones: the
+                // lanes before i keep what is in d (with d = x, in place, x there is already overwritten)
                 int j = len - Vector512<float>.Count;
                 var e = ExpF(Vector512.LoadUnsafe(ref x0, (nuint)j) - vs);
                 var keep = Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(i - j)).AsSingle();
                 acc0 += Vector512.BitwiseAnd(e, keep);
-                e.StoreUnsafe(ref d0, (nuint)j);
+                Vector512.ConditionalSelect(keep, e, Vector512.LoadUnsafe(ref d0, (nuint)j)).StoreUnsafe(ref d0, (nuint)j);
                 i = len;
             }
             sum = Vector512.Sum(acc0 + acc1);
