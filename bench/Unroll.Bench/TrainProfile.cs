@@ -106,7 +106,7 @@ internal sealed class ProfiledLm
             if (_drops.Length > 0) { x = _drops[l + 1].Forward(x); tm.Mark("dropout.fwd"); }
         }
         var logits = _out.Forward(x); tm.Mark("out.fwd");
-        float loss = _loss.ForwardBackward(logits, ts, 1f, out var dlogits); tm.Mark("softmax_ce");
+        float loss = _loss.ForwardBackward(logits, ts, 1f, out var dlogits, inPlace: true); tm.Mark("softmax_ce");   // as the models
         var d = _out.Backward(dlogits); tm.Mark("out.bwd");
         for (int l = _layers.Count - 1; l >= 0; l--)
         {

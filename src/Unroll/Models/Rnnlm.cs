@@ -45,7 +45,9 @@ public sealed class Rnnlm<T> : ILanguageModel<T> where T : unmanaged, IFloatingP
     {
         var logits = Logits(xs, n, t);
         if (!withGrad) { _dlogits = null; return _loss.Forward(logits, ts); }
-        return _loss.ForwardBackward(logits, ts, T.One, out _dlogits);          // loss and dlogits in one pass
+        // Loss and dlogits in one pass, written over the logits (the output layer's workspace; nothing reads the
+        // logits after this): one N·T·V buffer and its memory traffic less.
+        return _loss.ForwardBackward(logits, ts, T.One, out _dlogits, inPlace: true);
     }
 
     public Tensor<T> Logits(ReadOnlySpan<int> xs, int n, int t)
@@ -123,7 +125,7 @@ public sealed class BetterRnnlm<T> : ILanguageModel<T> where T : unmanaged, IFlo
     {
         var logits = Logits(xs, n, t);
         if (!withGrad) { _dlogits = null; return _loss.Forward(logits, ts); }
-        return _loss.ForwardBackward(logits, ts, T.One, out _dlogits);
+        return _loss.ForwardBackward(logits, ts, T.One, out _dlogits, inPlace: true);   // over the logits, as in Rnnlm
     }
 
     public Tensor<T> Logits(ReadOnlySpan<int> xs, int n, int t)
