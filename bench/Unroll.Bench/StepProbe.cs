@@ -5,7 +5,7 @@ using Unroll.Kernels;
 namespace Unroll.Bench;
 
 /// <summary>
-/// <c>steps [--reps N] [--t T]</c>: the recurrent step products as a layer runs them — T consecutive
+/// <c>steps [--reps N] [--t T] [--strided]</c>: the recurrent step products as a layer runs them — T consecutive
 /// <c>RunPacked</c> calls (C2's forward (20,650,2600) NN and backward (20,2600,650) NT, W_h packed once) — wall clock,
 /// on all GEMM threads (parallel: true) and on one (parallel: false), alternating; median GFLOP/s.
 /// </summary>
@@ -14,14 +14,18 @@ public static class StepProbe
     public static int Run(string[] args)
     {
         int reps = 15, t = 35;
+        bool strided = false;
+        double gapUs = 0;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
             {
                 case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--t": t = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--strided": strided = true; break;
+                case "--gap-us": gapUs = double.Parse(args[++i], CultureInfo.InvariantCulture); break;   // caller-only work between steps (a layer's cell update), not timed   // batch-major (N,T,·) as in the layers: a step's rows T·width apart
                 default: Console.Error.WriteLine($"steps: unknown option '{args[i]}'"); return 2;
             }
-        Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine("| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
         foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
@@ -32,18 +36,28 @@ public static class StepProbe
             for (int i = 0; i < b.Length; i++) b[i] = (float)rng.NextGaussian() * 0.05f;
             var packed = new GemmPackedB<float>();
             packed.Pack(tb, k, n, b, tb ? k : n);
-            void Steps(bool par)
+            long gapTicks = (long)(gapUs * 1e-6 * Stopwatch.Frequency);
+            double Steps(bool par)
             {
+                long gemmTicks = 0;
                 for (int s = 0; s < t; s++)
-                    Gemm.RunPacked<float>(false, m, 1f, a.AsSpan(s * m * k, m * k), k, packed, 1f, c.AsSpan(s * m * n, m * n), n, parallel: par);
+                {
+                    if (gapTicks > 0) { long until = Stopwatch.GetTimestamp() + gapTicks; while (Stopwatch.GetTimestamp() < until) { } }
+                    long t0 = Stopwatch.GetTimestamp();
+                    if (strided)
+                        Gemm.RunPacked<float>(false, m, 1f, a.AsSpan(s * k), t * k, packed, 1f, c.AsSpan(s * n), t * n, parallel: par);
+                    else
+                        Gemm.RunPacked<float>(false, m, 1f, a.AsSpan(s * m * k, m * k), k, packed, 1f, c.AsSpan(s * m * n, m * n), n, parallel: par);
+                    gemmTicks += Stopwatch.GetTimestamp() - t0;
+                }
+                return (double)gemmTicks / Stopwatch.Frequency;
             }
             for (int w = 0; w < 5; w++) { Steps(true); Steps(false); }
             var t2 = new List<double>(); var t1 = new List<double>();
-            var sw = new Stopwatch();
             for (int r = 0; r < reps; r++)
             {
-                sw.Restart(); Steps(true); t2.Add(sw.Elapsed.TotalSeconds);
-                sw.Restart(); Steps(false); t1.Add(sw.Elapsed.TotalSeconds);
+                t2.Add(Steps(true));
+                t1.Add(Steps(false));
             }
             t2.Sort(); t1.Sort();
             double flop = 2.0 * m * k * n * t, g2 = flop / t2[reps / 2] / 1e9, g1 = flop / t1[reps / 2] / 1e9;

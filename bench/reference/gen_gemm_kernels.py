@@ -4,9 +4,10 @@
 
     python3 bench/reference/gen_gemm_kernels.py                      # the shipped kernels
     python3 bench/reference/gen_gemm_kernels.py K14:14:2:1 U2:10:2:2  # plus experimental AVX-512 variants
-                                                                     # name:MR:vectors:depth-unroll (for probing)
+                                                                     # name:MR:vectors:depth-unroll[:a|b] (for probing;
+                                                                     # a/b: software prefetch of the A/B stream 8 depth steps ahead)
 """
-def run(L, method, vec, mr, nv, unroll, doc):
+def run(L, method, vec, mr, nv, unroll, doc, pf=None):
     L.append("    " + doc)
     L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
     L.append(f"    public static void {method}(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)")
@@ -20,6 +21,10 @@ def run(L, method, vec, mr, nv, unroll, doc):
         L.append(indent + " ".join(f"var b{v} = {vec}.Load(b + {v} * w);" for v in range(nv)))
         for i in range(mr):
             L.append(indent + f"{{ var av = {vec}.Create(a[{i}]); " + " ".join(f"c{i}{v} = F(av, b{v}, c{i}{v});" for v in range(nv)) + " }")
+        if pf == "a":   # the streamed A micro-panel: one line 8 depth steps ahead
+            L.append(indent + f"Sse.Prefetch0(a + {8 * mr});")
+        if pf == "b":   # the B micro-panel (streamed from L3 when B is pre-packed and large): 8 depth steps ahead
+            L.append(indent + " ".join(f"Sse.Prefetch0(b + 8 * bs + {v} * w);" for v in range(nv)))
         L.append(indent + f"a += {mr}; b += bs;")
     p0 = "0"
     if unroll > 1:
@@ -40,7 +45,7 @@ def run(L, method, vec, mr, nv, unroll, doc):
         L.append(f"        Put{nv}(c, " + ", ".join(f"c{i}{v}" for v in range(nv)) + ", beta);" + (" c += ldc;" if i < mr-1 else ""))
     L.append("    }")
 
-def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1):
+def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1, pf=None):
     L=[]
     L.append(f"/// <summary>{doc}</summary>")
     L.append(f"internal unsafe struct {name}<T> : IMicroKernel<T> where T : unmanaged, IFloatingPointIeee754<T>")
@@ -69,10 +74,10 @@ def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1):
         L.append(f"        else {{ var bv = {vec}.Create(beta); " + " ".join(f"F(bv, {vec}.Load(c + {v} * w), x{v}).Store(c + {v} * w);" for v in range(n)) + " }")
         L.append("    }")
         L.append("")
-    run(L, "Run", vec, mr, nv, unroll, "/// <inheritdoc cref=\"IMicroKernel{T}.Run\"/>")
+    run(L, "Run", vec, mr, nv, unroll, "/// <inheritdoc cref=\"IMicroKernel{T}.Run\"/>", pf)
     if len(widths) > 1:
         L.append("")
-        run(L, "RunHalf", vec, mr, nv // 2, 1, "/// <inheritdoc cref=\"IMicroKernel{T}.RunHalf\"/>")
+        run(L, "RunHalf", vec, mr, nv // 2, 1, "/// <inheritdoc cref=\"IMicroKernel{T}.RunHalf\"/>", pf)
     L.append("}")
     return "\n".join(L)
 
@@ -94,7 +99,7 @@ out = hdr + "\n" + kernel("Avx512Kernel", "Vector512", 10, "Avx512F.FusedMultipl
 import sys
 if len(sys.argv) > 1:  # experimental variants: name:mr:nv:unroll
     for spec in sys.argv[1:]:
-        nm, mr, nv, un = spec.split(":")
-        out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv), int(un)) + "\n"
+        nm, mr, nv, un, *pf = spec.split(":")
+        out += "\n" + kernel(nm, "Vector512", int(mr), "Avx512F.FusedMultiplyAdd", "Avx512F.FusedMultiplyAdd", "Avx512F.IsSupported", f"AVX-512 variant {mr}x{nv} vectors.", int(nv), int(un), pf[0] if pf else None) + "\n"
 import os
 open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src", "Unroll", "Kernels", "GemmMicroKernels.g.cs"), "w").write(out)
