@@ -69,24 +69,30 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
         int h3 = 3 * H;
-        var gates = _gates!; var hhn = _hhn!; var tmp = _tmp!;
-        var hs = _hs!;
-        var bhn = BhN.Value.Span;
-        var s1 = Scratch(part, 0);
-        bool reference = UseReferenceKernels;
+        var tmp = _tmp!;
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
             // h_{t−1}·Wh for all three gates: one GEMM
             StepForwardGemm(r1 - r0, hp, ldp, T.Zero, From(tmp, r0 * h3), h3);
-            for (int r = r0; r < r1; r++)
-            {
-                // r, z = σ(x·Wx + b + h·Wh); hn = h·Wh_n + bh_n; n = tanh(x·Wx_n + b_n + r ⊙ hn); h = n + z ⊙ (h_{t−1} − n)
-                var g = Step(gates, r, step, t, h3);
-                var hn = Step(hhn, r, step, t, H); var h = Step(hs, r, step, t, H);
-                if (reference) GruKernels.ForwardRowReference<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
-                else GruKernels.ForwardRow<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
-            }
+            CellRows(forward: true, r0, r1, step, t, part);
+        }
+    }
+
+    private protected override void ForwardCells(int r0, int r1, int step, int t, int part)
+    {
+        int h3 = 3 * H;
+        var gates = _gates!; var hhn = _hhn!; var tmp = _tmp!; var hs = _hs!;
+        var bhn = BhN.Value.Span;
+        var s1 = Scratch(part, 0);
+        bool reference = UseReferenceKernels;
+        for (int r = r0; r < r1; r++)
+        {
+            // r, z = σ(x·Wx + b + h·Wh); hn = h·Wh_n + bh_n; n = tanh(x·Wx_n + b_n + r ⊙ hn); h = n + z ⊙ (h_{t−1} − n)
+            var g = Step(gates, r, step, t, h3);
+            var hn = Step(hhn, r, step, t, H); var h = Step(hs, r, step, t, H);
+            if (reference) GruKernels.ForwardRowReference<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
+            else GruKernels.ForwardRow<T>(g, tmp.Row(r), bhn, PrevHRow(r, step, t), hn, h, s1);
         }
     }
 
@@ -103,30 +109,36 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         int h3 = 3 * H;
-        var gates = _gates!; var hhn = _hhn!;
-        var sg = _stepGradH!; var dxa = _da!;
         var dhh = _dhh!;
-        var s1 = Scratch(part, 0); var s2 = Scratch(part, 1);
-        bool reference = UseReferenceKernels;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = r0; r < r1; r++)
-            {
-                var g = Step(gates, r, step, t, h3);
-                var hn = Step(hhn, r, step, t, H);
-                var hpr = PrevHRow(r, step, t);
-                var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
-                var dx = Step(dxa, r, step, t, h3);
-                var dr = Step(dhh, r, step, t, h3);
-                var dhp = PrevGradHRow(r, step, t);
-                // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1} and n = tanh(a_n + r ⊙ hn): dx = [da_r | da_z | da_n],
-                // dr = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry); dh, dx, dr flushed
-                if (reference) GruKernels.BackwardRowReference<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
-                else GruKernels.BackwardRow<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
-            }
+            CellRows(forward: false, r0, r1, step, t, part);
             // inverts h_{t−1}·Wh: ∂L/∂h_{t−1} += [da_r | da_z | da_n ⊙ r]·Whᵀ
             var dst = PrevGradH(r0, step, t, out int ldd);
             StepBackwardGemm(r1 - r0, StepRows(dhh, r0, step, t, h3), t * h3, dst, ldd);
+        }
+    }
+
+    private protected override void BackwardCells(int r0, int r1, int step, int t, int part)
+    {
+        int h3 = 3 * H;
+        var gates = _gates!; var hhn = _hhn!;
+        var sg = _stepGradH!; var dxa = _da!; var dhh = _dhh!;
+        var s1 = Scratch(part, 0); var s2 = Scratch(part, 1);
+        bool reference = UseReferenceKernels;
+        for (int r = r0; r < r1; r++)
+        {
+            var g = Step(gates, r, step, t, h3);
+            var hn = Step(hhn, r, step, t, H);
+            var hpr = PrevHRow(r, step, t);
+            var dh = Step(sg, r, step, t, H);                         // total ∂L/∂h_t
+            var dx = Step(dxa, r, step, t, h3);
+            var dr = Step(dhh, r, step, t, h3);
+            var dhp = PrevGradHRow(r, step, t);
+            // inverts h = (1 − z) ⊙ n + z ⊙ h_{t−1} and n = tanh(a_n + r ⊙ hn): dx = [da_r | da_z | da_n],
+            // dr = [da_r | da_z | da_n ⊙ r], ∂L/∂h_{t−1} += dh ⊙ z (update-gate carry); dh, dx, dr flushed
+            if (reference) GruKernels.BackwardRowReference<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
+            else GruKernels.BackwardRow<T>(g, hn, hpr, dh, dx, dr, dhp, GradFlushThreshold, s1, s2);
         }
     }
 }

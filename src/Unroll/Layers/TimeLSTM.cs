@@ -63,24 +63,30 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
     private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
         int h4 = 4 * H;
-        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!;
-        var hs = _hs!; var c0 = _c0!;
-        bool reference = UseReferenceKernels;
+        var gates = _gates!;
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
             ProjectStepRows(r0, r1, step, t, gates);                  // x_t·Wx + b here when not done for all steps
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all four gates, in place on the strided rows)
             StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
-            for (int r = r0; r < r1; r++)
-            {
-                // i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g) (in place); c_t = f ⊙ c_{t−1} + i ⊙ g; h_t = o ⊙ tanh(c_t)
-                var g = Step(gates, r, step, t, h4);
-                var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
-                var c = Step(cs, r, step, t, H); var tc = Step(tcs, r, step, t, H); var h = Step(hs, r, step, t, H);
-                if (reference) LstmKernels.ForwardRowReference<T>(g, cp, c, tc, h);
-                else LstmKernels.ForwardRow<T>(g, cp, c, tc, h);
-            }
+            CellRows(forward: true, r0, r1, step, t, part);
+        }
+    }
+
+    private protected override void ForwardCells(int r0, int r1, int step, int t, int part)
+    {
+        int h4 = 4 * H;
+        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!; var hs = _hs!; var c0 = _c0!;
+        bool reference = UseReferenceKernels;
+        for (int r = r0; r < r1; r++)
+        {
+            // i, f, o = σ(a_i, a_f, a_o), g = tanh(a_g) (in place); c_t = f ⊙ c_{t−1} + i ⊙ g; h_t = o ⊙ tanh(c_t)
+            var g = Step(gates, r, step, t, h4);
+            var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
+            var c = Step(cs, r, step, t, H); var tc = Step(tcs, r, step, t, H); var h = Step(hs, r, step, t, H);
+            if (reference) LstmKernels.ForwardRowReference<T>(g, cp, c, tc, h);
+            else LstmKernels.ForwardRow<T>(g, cp, c, tc, h);
         }
     }
 
@@ -95,30 +101,36 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
     private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
         int h4 = 4 * H;
-        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!; var c0 = _c0!;
-        var sg = _stepGradH!; var da = _da!; var dc0 = _dc0!;
-        var sgc = _stepGradC!;
-        var s1 = Scratch(part, 0);
-        bool reference = UseReferenceKernels;
+        var da = _da!;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int r = r0; r < r1; r++)
-            {
-                var g = Step(gates, r, step, t, h4);
-                var tc = Step(tcs, r, step, t, H);
-                var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
-                var dh = Step(sg, r, step, t, H);                     // total ∂L/∂h_t
-                var dc = Step(sgc, r, step, t, H);                    // holds ∂L/∂c_t from c_{t+1}
-                var d = Step(da, r, step, t, h4);
-                var dcp = step == 0 ? dc0.Row(r) : Step(sgc, r, step - 1, t, H);
-                // inverts h_t = o ⊙ tanh(c_t) and c_t = f ⊙ c_{t−1} + i ⊙ g: dc += dh ⊙ o ⊙ (1 − tanh²c) (now total),
-                // da = [dc⊙g⊙i(1−i) | dc⊙c_{t−1}⊙f(1−f) | dc⊙i⊙(1−g²) | dh⊙tanh c⊙o(1−o)], ∂L/∂c_{t−1} = dc ⊙ f; dh, dc, da flushed
-                if (reference) LstmKernels.BackwardRowReference<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
-                else LstmKernels.BackwardRow<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
-            }
+            CellRows(forward: false, r0, r1, step, t, part);
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(r0, step, t, out int ldd);
             StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, h4), t * h4, dst, ldd);
+        }
+    }
+
+    private protected override void BackwardCells(int r0, int r1, int step, int t, int part)
+    {
+        int h4 = 4 * H;
+        var gates = _gates!; var cs = _cs!; var tcs = _tanhC!; var c0 = _c0!;
+        var sg = _stepGradH!; var da = _da!; var dc0 = _dc0!; var sgc = _stepGradC!;
+        var s1 = Scratch(part, 0);
+        bool reference = UseReferenceKernels;
+        for (int r = r0; r < r1; r++)
+        {
+            var g = Step(gates, r, step, t, h4);
+            var tc = Step(tcs, r, step, t, H);
+            var cp = step == 0 ? c0.Row(r) : Step(cs, r, step - 1, t, H);
+            var dh = Step(sg, r, step, t, H);                         // total ∂L/∂h_t
+            var dc = Step(sgc, r, step, t, H);                        // holds ∂L/∂c_t from c_{t+1}
+            var d = Step(da, r, step, t, h4);
+            var dcp = step == 0 ? dc0.Row(r) : Step(sgc, r, step - 1, t, H);
+            // inverts h_t = o ⊙ tanh(c_t) and c_t = f ⊙ c_{t−1} + i ⊙ g: dc += dh ⊙ o ⊙ (1 − tanh²c) (now total),
+            // da = [dc⊙g⊙i(1−i) | dc⊙c_{t−1}⊙f(1−f) | dc⊙i⊙(1−g²) | dh⊙tanh c⊙o(1−o)], ∂L/∂c_{t−1} = dc ⊙ f; dh, dc, da flushed
+            if (reference) LstmKernels.BackwardRowReference<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
+            else LstmKernels.BackwardRow<T>(g, tc, cp, dh, dc, d, dcp, GradFlushThreshold, s1);
         }
     }
 }

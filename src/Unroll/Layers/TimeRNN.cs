@@ -45,40 +45,52 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     private protected override void ForwardRows(int r0, int r1, int t, int part)
     {
         var hs = _hs!;
-        bool reference = UseReferenceKernels, relu = Relu;
         for (int step = 0; step < t; step++)
         {
             var hp = PrevH(r0, step, t, out int ldp);
             ProjectStepRows(r0, r1, step, t, hs);                     // x_t·Wx + b here when not done for all steps
             // a_t = (x_t·Wx + b) + h_{t−1}·Wh, in place on the strided rows of step t
             StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(hs, r0, step, t, H), t * H);
-            for (int i = r0; i < r1; i++)
-            {
-                var row = Step(hs, i, step, t, H);                    // h_t = max(0, a_t) or tanh(a_t), in place
-                if (reference) RnnKernels.ForwardRowReference<T>(row, relu);
-                else RnnKernels.ForwardRow<T>(row, relu);
-            }
+            CellRows(forward: true, r0, r1, step, t, part);
+        }
+    }
+
+    private protected override void ForwardCells(int r0, int r1, int step, int t, int part)
+    {
+        var hs = _hs!;
+        bool reference = UseReferenceKernels, relu = Relu;
+        for (int i = r0; i < r1; i++)
+        {
+            var row = Step(hs, i, step, t, H);                        // h_t = max(0, a_t) or tanh(a_t), in place
+            if (reference) RnnKernels.ForwardRowReference<T>(row, relu);
+            else RnnKernels.ForwardRow<T>(row, relu);
         }
     }
 
     private protected override void BackwardRows(int r0, int r1, int t, int part)
     {
-        var hs = _hs!; var sg = _stepGradH!; var da = _da!;
-        bool reference = UseReferenceKernels, relu = Relu;
+        var da = _da!;
         for (int step = t - 1; step >= 0; step--)
         {
-            for (int i = r0; i < r1; i++)
-            {
-                var h = Step(hs, i, step, t, H);
-                var dh = Step(sg, i, step, t, H);                     // total ∂L/∂h_t (complete: step+1 already added)
-                var d = Step(da, i, step, t, H);
-                // inverts h = max(0, a): da = dh where h > 0; inverts h = tanh(a): da = dh ⊙ (1 − h²); dh, da flushed
-                if (reference) RnnKernels.BackwardRowReference<T>(h, dh, d, relu, GradFlushThreshold);
-                else RnnKernels.BackwardRow<T>(h, dh, d, relu, GradFlushThreshold);
-            }
+            CellRows(forward: false, r0, r1, step, t, part);
             // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
             var dst = PrevGradH(r0, step, t, out int ldd);
             StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, H), t * H, dst, ldd);
+        }
+    }
+
+    private protected override void BackwardCells(int r0, int r1, int step, int t, int part)
+    {
+        var hs = _hs!; var sg = _stepGradH!; var da = _da!;
+        bool reference = UseReferenceKernels, relu = Relu;
+        for (int i = r0; i < r1; i++)
+        {
+            var h = Step(hs, i, step, t, H);
+            var dh = Step(sg, i, step, t, H);                         // total ∂L/∂h_t (complete: step+1 already added)
+            var d = Step(da, i, step, t, H);
+            // inverts h = max(0, a): da = dh where h > 0; inverts h = tanh(a): da = dh ⊙ (1 − h²); dh, da flushed
+            if (reference) RnnKernels.BackwardRowReference<T>(h, dh, d, relu, GradFlushThreshold);
+            else RnnKernels.BackwardRow<T>(h, dh, d, relu, GradFlushThreshold);
         }
     }
 }

@@ -68,7 +68,7 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         _ => "TimeRNN",
     };
 
-    /// <summary>Scratch rows (2·H) for the elementwise step kernels, one per batch part (parts run concurrently).</summary>
+    /// <summary>Scratch rows (2·H) for the elementwise step kernels, one per batch part or cell part (parts run concurrently).</summary>
     private T[][] _scratch = [];
 
     /// <summary>Scratch row s (0 or 1) of length H for batch part <paramref name="part"/>.</summary>
@@ -315,6 +315,68 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     /// </summary>
     private protected abstract void BackwardRows(int r0, int r1, int t, int part);
 
+    /// <summary>
+    /// The elementwise forward update of step <paramref name="step"/> for rows [r0, r1): gate nonlinearities and new
+    /// state from the step's pre-activations (one fused kernel call per row). Rows are independent and may run
+    /// concurrently with other row ranges; <paramref name="part"/> selects the scratch rows.
+    /// </summary>
+    private protected abstract void ForwardCells(int r0, int r1, int step, int t, int part);
+
+    /// <summary>
+    /// The elementwise backward update of step <paramref name="step"/> for rows [r0, r1): from the total ∂L/∂h_t (and
+    /// the cell's carried gradients) to the step's pre-activation gradients. Rows are independent, as in
+    /// <see cref="ForwardCells"/>.
+    /// </summary>
+    private protected abstract void BackwardCells(int r0, int r1, int step, int t, int part);
+
+    /// <summary>
+    /// Runs a step's cell update (<see cref="ForwardCells"/> / <see cref="BackwardCells"/>) for rows [r0, r1):
+    /// directly, or — in the one-part recurrence, whose step products are already spread over the cores (large W_h:
+    /// C2/C3) — split by rows over the worker pool, so that the other core does not idle while one thread updates
+    /// every row. Each row is computed exactly as on one thread. UNROLL_CELL_SPLIT=0 turns it off (A/B runs).
+    /// </summary>
+    private protected void CellRows(bool forward, int r0, int r1, int step, int t, int part)
+    {
+        int rows = r1 - r0;
+        int parts = _passSerialGemm || !CellSplit ? 1
+            : Math.Min(Math.Min(Gemm.Threads, _scratch.Length), Math.Min(rows, (int)((long)rows * H / CellSplitMinElements)));
+        if (parts > 1)
+        {
+            var w = _cellWork ??= new CellWork(this);
+            w.Set(forward, r0, r1, step, t);
+            if (GemmWorkers.Shared.TryRun(w, parts, helpers: parts - 1)) { CellSplitRuns++; return; }
+        }
+        if (forward) ForwardCells(r0, r1, step, t, part);
+        else BackwardCells(r0, r1, step, t, part);
+    }
+
+    /// <summary>A step's cell update is split over the cores only when each part gets at least this many elements.</summary>
+    internal const int CellSplitMinElements = 4096;
+    /// <summary>Whether <see cref="CellRows"/> may split a step's rows over the pool (environment UNROLL_CELL_SPLIT=0: no;
+    /// tests switch it to compare both ways).</summary>
+    internal static bool CellSplit { get; set; } = Environment.GetEnvironmentVariable("UNROLL_CELL_SPLIT") != "0";
+    /// <summary>Steps whose cell update ran split over the pool, on this thread (for tests).</summary>
+    [ThreadStatic] internal static long CellSplitRuns;
+    private CellWork? _cellWork;
+
+    /// <summary>One step's cell update as pool work: part p takes the p-th range of the rows.</summary>
+    private sealed class CellWork(TimeRecurrentBase<T> layer) : IPartitionedWork
+    {
+        private bool _forward;
+        private int _r0, _r1, _step, _t;
+
+        public void Set(bool forward, int r0, int r1, int step, int t) { _forward = forward; _r0 = r0; _r1 = r1; _step = step; _t = t; }
+
+        public void RunPart(int part, int parts)
+        {
+            int n = _r1 - _r0;
+            int a = _r0 + (int)((long)n * part / parts), b = _r0 + (int)((long)n * (part + 1) / parts);
+            if (a >= b) return;
+            if (_forward) layer.ForwardCells(a, b, _step, _t, part);
+            else layer.BackwardCells(a, b, _step, _t, part);
+        }
+    }
+
     /// <summary>After all rows' backward recurrence: cell-specific parameter gradients (e.g. GRU's BhN).
     /// Wx, Wh, B gradients are added afterwards by the base.</summary>
     private protected virtual void FinishBackward(int n, int t) { }
@@ -325,11 +387,11 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     /// the GEMM worker pool is free; otherwise one after the other on this thread).</summary>
     private void RunRows(bool forward, int n, int t)
     {
-        int parts = PartsFor(n);
-        if (_scratch.Length < parts)                                  // H is fixed: only the number of parts can grow
+        int parts = PartsFor(n), scratchSets = Math.Max(parts, Gemm.Threads);   // batch parts, or cell parts (CellRows)
+        if (_scratch.Length < scratchSets)                            // H is fixed: only the number of parts can grow
         {
-            var sc = new T[parts][];
-            for (int i = 0; i < parts; i++) sc[i] = new T[2 * H];
+            var sc = new T[scratchSets][];
+            for (int i = 0; i < scratchSets; i++) sc[i] = new T[2 * H];
             _scratch = sc;
         }
         _passForward = forward; _passN = n; _passT = t;
