@@ -1,3 +1,4 @@
+using System.Diagnostics;
 namespace Unroll.Kernels;
 
 /// <summary>A piece of work split into <c>parts</c> independent parts that may run in any order on any thread.</summary>
@@ -99,13 +100,38 @@ internal sealed class GemmWorkers
         t.Start();
     }
 
+    /// <summary>
+    /// How long an idle worker keeps polling for the next job before it blocks on its event (µs; environment
+    /// UNROLL_POOL_SPIN_US, default 1000). A blocked worker costs the next caller an OS wake-up — measured 17–30 µs on
+    /// the benchmark VM (`bench … wake`), and the worker then joins the job late — which the recurrent layers paid at
+    /// every step when the caller worked alone between two step products. Like OpenMP runtimes' spin-wait, this keeps
+    /// a core busy for up to this long after the last job.
+    /// </summary>
+    internal static readonly long SpinTicks =
+        (long.TryParse(Environment.GetEnvironmentVariable("UNROLL_POOL_SPIN_US"), out long us) && us >= 0 ? us : 1000) * Stopwatch.Frequency / 1_000_000;
+
     private void Loop(ManualResetEventSlim start)
     {
         while (true)
         {
-            start.Wait();
+            if (!SpinForWork()) start.Wait();
             start.Reset();      // a Set racing with this Reset is harmless: the job is already published in _state
             RunClaimedParts();
         }
+    }
+
+    /// <summary>Polls for an unclaimed part of a published job for up to <see cref="SpinTicks"/>; true if one appeared.</summary>
+    private bool SpinForWork()
+    {
+        if (SpinTicks <= 0) return false;
+        long until = Stopwatch.GetTimestamp() + SpinTicks;
+        do
+        {
+            long s = Volatile.Read(ref _state);
+            if ((int)(s & 0xFFFF) < (int)((s >> 16) & 0xFFFF)) return true;
+            Thread.SpinWait(16);
+        }
+        while (Stopwatch.GetTimestamp() < until);
+        return false;
     }
 }
