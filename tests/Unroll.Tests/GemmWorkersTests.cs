@@ -42,4 +42,21 @@ public class GemmWorkersTests
         Assert.True(jobs > 0, "the pool was never free");
         if (Environment.ProcessorCount > 1) Assert.True(helped > 0, $"the worker thread took no part in {jobs} jobs");
     }
+
+    [Fact]
+    public void ASpinningWorkerDoesNotJoinAJobThatAsksForNoHelpers()
+    {
+        // helpers: 0 caps the job at the calling thread, even right after a job that used the worker (still polling).
+        int ran = 0;
+        for (int rep = 0; rep < 50; rep++)
+        {
+            if (!GemmWorkers.Shared.TryRun(new Counting(), 7, helpers: 1)) continue;
+            var w = new Counting();
+            if (!GemmWorkers.Shared.TryRun(w, w.Runs.Length, helpers: 0)) continue;
+            ran++;
+            Assert.All(w.Runs, r => Assert.Equal(1, r));
+            Assert.True(w.OtherThread == 0, $"rep {rep}: a worker ran a part of a job that allowed no helpers");
+        }
+        Assert.True(ran > 0, "the pool was never free");
+    }
 }

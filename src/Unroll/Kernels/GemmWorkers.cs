@@ -40,6 +40,7 @@ internal sealed class GemmWorkers
         _done.Wait(1);
     }
     private IPartitionedWork? _work;
+    private volatile int _helpers;   // workers the current job may use (the first _helpers of _start)
     private int _completed, _generation;
     private Exception? _error;
     // generation (32 bits) | parts (16 bits) | next unclaimed part (16 bits): claimed by compare-exchange, so a
@@ -63,6 +64,7 @@ internal sealed class GemmWorkers
             Volatile.Write(ref _completed, 0);
             _done.Reset();
             _generation++;
+            _helpers = helpers;                                       // read by spinning workers after _state
             Volatile.Write(ref _state, ((long)(uint)_generation << 32) | ((long)parts << 16));
             for (int i = 0; i < helpers; i++) _start[i].Set();
             RunClaimedParts();
@@ -74,14 +76,15 @@ internal sealed class GemmWorkers
         finally { Monitor.Exit(_gate); }
     }
 
-    /// <summary>Claims and runs parts of the current job until none are left.</summary>
-    private void RunClaimedParts()
+    /// <summary>Claims and runs parts of the current job until none are left; a worker (<paramref name="worker"/> ≥ 0,
+    /// the caller passes −1) only while the job allows that many helpers.</summary>
+    private void RunClaimedParts(int worker = -1)
     {
         while (true)
         {
             long s = Volatile.Read(ref _state);
             int parts = (int)((s >> 16) & 0xFFFF), next = (int)(s & 0xFFFF);
-            if (next >= parts) return;
+            if (next >= parts || worker >= _helpers) return;
             if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
             // The job cannot complete before this part does, so _work is still this job's.
             t_serial++;
@@ -95,8 +98,9 @@ internal sealed class GemmWorkers
     private void StartWorker()
     {
         var start = new ManualResetEventSlim(false, spinCount: 200);
+        int index = _start.Count;
         _start.Add(start);
-        var t = new Thread(() => Loop(start)) { IsBackground = true, Name = $"unroll-gemm-{_start.Count}" };
+        var t = new Thread(() => Loop(start, index)) { IsBackground = true, Name = $"unroll-gemm-{_start.Count}" };
         t.Start();
     }
 
@@ -110,25 +114,29 @@ internal sealed class GemmWorkers
     internal static readonly long SpinTicks =
         (long.TryParse(Environment.GetEnvironmentVariable("UNROLL_POOL_SPIN_US"), out long us) && us >= 0 ? us : 1000) * Stopwatch.Frequency / 1_000_000;
 
-    private void Loop(ManualResetEventSlim start)
+    private void Loop(ManualResetEventSlim start, int index)
     {
         while (true)
         {
-            if (!SpinForWork()) start.Wait();
+            if (!SpinForWork(index)) start.Wait();
             start.Reset();      // a Set racing with this Reset is harmless: the job is already published in _state
-            RunClaimedParts();
+            RunClaimedParts(index);
         }
     }
 
-    /// <summary>Polls for an unclaimed part of a published job for up to <see cref="SpinTicks"/>; true if one appeared.</summary>
-    private bool SpinForWork()
+    /// <summary>
+    /// Polls for an unclaimed part of a published job for up to <see cref="SpinTicks"/>; true if one appeared that this
+    /// worker (the <paramref name="index"/>-th) may help with — a job asks for only its first <c>helpers</c> workers,
+    /// so a lower <see cref="Gemm.Threads"/> still caps the threads of a product.
+    /// </summary>
+    private bool SpinForWork(int index)
     {
         if (SpinTicks <= 0) return false;
         long until = Stopwatch.GetTimestamp() + SpinTicks;
         do
         {
             long s = Volatile.Read(ref _state);
-            if ((int)(s & 0xFFFF) < (int)((s >> 16) & 0xFFFF)) return true;
+            if ((int)(s & 0xFFFF) < (int)((s >> 16) & 0xFFFF) && index < _helpers) return true;
             Thread.SpinWait(16);
         }
         while (Stopwatch.GetTimestamp() < until);
