@@ -106,19 +106,6 @@ public sealed class TimeGRU<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
         for (int r = 0; r < n * t; r++) TP.Add<T>(dbhn, dhh.Buffer.AsSpan(dhh.Offset + r * h3 + 2 * H, H), dbhn);
     }
 
-    private protected override void BackwardRows(int r0, int r1, int t, int part)
-    {
-        int h3 = 3 * H;
-        var dhh = _dhh!;
-        for (int step = t - 1; step >= 0; step--)
-        {
-            CellRows(forward: false, r0, r1, step, t, part);
-            // inverts h_{t−1}·Wh: ∂L/∂h_{t−1} += [da_r | da_z | da_n ⊙ r]·Whᵀ
-            var dst = PrevGradH(r0, step, t, out int ldd);
-            StepBackwardGemm(r1 - r0, StepRows(dhh, r0, step, t, h3), t * h3, dst, ldd);
-        }
-    }
-
     private protected override void BackwardCells(int r0, int r1, int step, int t, int part)
     {
         int h3 = 3 * H;

@@ -60,19 +60,8 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         PrepareInputs(xs, gates, n, t);                               // gates = xs·Wx + b for all steps (or per step)
     }
 
-    private protected override void ForwardRows(int r0, int r1, int t, int part)
-    {
-        int h4 = 4 * H;
-        var gates = _gates!;
-        for (int step = 0; step < t; step++)
-        {
-            var hp = PrevH(r0, step, t, out int ldp);
-            ProjectStepRows(r0, r1, step, t, gates);                  // x_t·Wx + b here when not done for all steps
-            // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all four gates, in place on the strided rows)
-            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(gates, r0, step, t, h4), t * h4);
-            CellRows(forward: true, r0, r1, step, t, part);
-        }
-    }
+    private protected override void ForwardRows(int r0, int r1, int t, int part) =>
+        ForwardRowsInPlace(_gates!, r0, r1, t, part);                // a_t = x_t·Wx + b + h_{t−1}·Wh in the gates buffer
 
     private protected override void ForwardCells(int r0, int r1, int step, int t, int part)
     {
@@ -96,19 +85,6 @@ public sealed class TimeLSTM<T> : TimeRecurrentBase<T> where T : unmanaged, IFlo
         // assigned (dc_{t−1} = dc_t ⊙ f) by the step after it before it is read, so the rest needs no clearing.
         var sgc = Workspace.Ensure(ref _stepGradC, n, t, H);
         for (int i = 0; i < n; i++) Step(sgc, i, t - 1, t, H).Clear();
-    }
-
-    private protected override void BackwardRows(int r0, int r1, int t, int part)
-    {
-        int h4 = 4 * H;
-        var da = _da!;
-        for (int step = t - 1; step >= 0; step--)
-        {
-            CellRows(forward: false, r0, r1, step, t, part);
-            // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
-            var dst = PrevGradH(r0, step, t, out int ldd);
-            StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, h4), t * h4, dst, ldd);
-        }
     }
 
     private protected override void BackwardCells(int r0, int r1, int step, int t, int part)

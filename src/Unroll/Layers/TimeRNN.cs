@@ -42,18 +42,8 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
     private protected override void PrepareForward(Tensor<T> xs, int n, int t) =>
         PrepareInputs(xs, _hs!, n, t);                                // hs = xs·Wx + b (pre-activations; or per step)
 
-    private protected override void ForwardRows(int r0, int r1, int t, int part)
-    {
-        var hs = _hs!;
-        for (int step = 0; step < t; step++)
-        {
-            var hp = PrevH(r0, step, t, out int ldp);
-            ProjectStepRows(r0, r1, step, t, hs);                     // x_t·Wx + b here when not done for all steps
-            // a_t = (x_t·Wx + b) + h_{t−1}·Wh, in place on the strided rows of step t
-            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(hs, r0, step, t, H), t * H);
-            CellRows(forward: true, r0, r1, step, t, part);
-        }
-    }
+    private protected override void ForwardRows(int r0, int r1, int t, int part) =>
+        ForwardRowsInPlace(_hs!, r0, r1, t, part);                   // a_t = x_t·Wx + b + h_{t−1}·Wh in hs
 
     private protected override void ForwardCells(int r0, int r1, int step, int t, int part)
     {
@@ -64,18 +54,6 @@ public sealed class TimeRNN<T> : TimeRecurrentBase<T> where T : unmanaged, IFloa
             var row = Step(hs, i, step, t, H);                        // h_t = max(0, a_t) or tanh(a_t), in place
             if (reference) RnnKernels.ForwardRowReference<T>(row, relu);
             else RnnKernels.ForwardRow<T>(row, relu);
-        }
-    }
-
-    private protected override void BackwardRows(int r0, int r1, int t, int part)
-    {
-        var da = _da!;
-        for (int step = t - 1; step >= 0; step--)
-        {
-            CellRows(forward: false, r0, r1, step, t, part);
-            // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += da_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
-            var dst = PrevGradH(r0, step, t, out int ldd);
-            StepBackwardGemm(r1 - r0, StepRows(da, r0, step, t, H), t * H, dst, ldd);
         }
     }
 

@@ -309,11 +309,41 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     private protected virtual void PrepareBackward(int n, int t) { }
 
     /// <summary>
-    /// Runs the backward recurrence for batch rows [r0, r1): StepGradH holds dhs on entry; fills it with the totals,
-    /// fills <see cref="InputGrad"/>, <see cref="RecurrentGrad"/>, DH0 and DC0 (both cleared on entry) for these rows.
-    /// Must not write shared parameter gradients (parts run concurrently): those go into <see cref="FinishBackward"/>.
+    /// The forward recurrence of a cell whose step product accumulates into the projected buffer
+    /// <paramref name="pre"/> (N,T,kH) in place (RNN: hs, LSTM: the gates), for batch rows [r0, r1): per step the
+    /// input projection if it is done per step, <c>pre_t += h_{t−1}·Wh</c>, then the cell update.
     /// </summary>
-    private protected abstract void BackwardRows(int r0, int r1, int t, int part);
+    private protected void ForwardRowsInPlace(Tensor<T> pre, int r0, int r1, int t, int part)
+    {
+        for (int step = 0; step < t; step++)
+        {
+            var hp = PrevH(r0, step, t, out int ldp);
+            ProjectStepRows(r0, r1, step, t, pre);                    // x_t·Wx + b here when not done for all steps
+            // a_t = (x_t·Wx + b) + h_{t−1}·Wh (one GEMM for all gates, in place on the strided rows of step t)
+            StepForwardGemm(r1 - r0, hp, ldp, T.One, StepRows(pre, r0, step, t, K), t * K);
+            CellRows(forward: true, r0, r1, step, t, part);
+        }
+    }
+
+    /// <summary>
+    /// Runs the backward recurrence for batch rows [r0, r1), the same for every cell: StepGradH holds dhs on entry;
+    /// per step, from the last, the cell's <see cref="BackwardCells"/> turns the total ∂L/∂h_t into the step's
+    /// <see cref="InputGrad"/> and <see cref="RecurrentGrad"/> rows (and the cell's carried gradients, DC0 at step 0),
+    /// then <c>∂L/∂h_{t−1} += dR_t·Whᵀ</c> completes StepGradH of step t−1 (DH0 at step 0; DH0 and DC0 are cleared on
+    /// entry). Writes only these rows, never shared parameter gradients (parts run concurrently): those go into
+    /// <see cref="FinishBackward"/>.
+    /// </summary>
+    private void BackwardRows(int r0, int r1, int t, int part)
+    {
+        var dR = RecurrentGrad!;
+        for (int step = t - 1; step >= 0; step--)
+        {
+            CellRows(forward: false, r0, r1, step, t, part);
+            // inverts a_t = … + h_{t−1}·Wh: ∂L/∂h_{t−1} += dR_t·Whᵀ (into StepGradH[:,t−1], or DH0 at t = 0)
+            var dst = PrevGradH(r0, step, t, out int ldd);
+            StepBackwardGemm(r1 - r0, StepRows(dR, r0, step, t, K), t * K, dst, ldd);
+        }
+    }
 
     /// <summary>
     /// The elementwise forward update of step <paramref name="step"/> for rows [r0, r1): gate nonlinearities and new
