@@ -77,10 +77,8 @@ public static class Gemm
     public static void Run<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
                               ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, bool parallel = true) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (parallel) { Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
-        GemmWorkers.EnterSerial();
-        try { Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-        finally { GemmWorkers.ExitSerial(); }
+        using var serial = parallel ? default : Serial();
+        Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
     /// <summary>Calls <paramref name="be"/>'s float or double GEMM.</summary>
@@ -162,10 +160,8 @@ public static class Gemm
         if (j1 == j0 || m == 0) return;
         var bd = b.Dense.Slice(j0);
         var cd = c.Slice(j0);
-        if (parallel) { Dispatch(backend, transA, false, m, j1 - j0, k, alpha, a, lda, bd, Math.Max(1, n), beta, cd, ldc); return; }
-        GemmWorkers.EnterSerial();
-        try { Dispatch(backend, transA, false, m, j1 - j0, k, alpha, a, lda, bd, Math.Max(1, n), beta, cd, ldc); }
-        finally { GemmWorkers.ExitSerial(); }
+        using var serial = parallel ? default : Serial();
+        Dispatch(backend, transA, false, m, j1 - j0, k, alpha, a, lda, bd, Math.Max(1, n), beta, cd, ldc);
     }
 
     /// <summary>
@@ -180,7 +176,7 @@ public static class Gemm
         return new SerialScope(true);
     }
 
-    /// <summary>Ends a <see cref="Serial"/> scope when disposed (once).</summary>
+    /// <summary>Ends a <see cref="Serial"/> scope when disposed (once); <c>default</c> is an empty scope.</summary>
     public struct SerialScope : IDisposable
     {
         private bool _active;

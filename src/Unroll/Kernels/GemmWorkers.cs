@@ -1,4 +1,5 @@
 using System.Diagnostics;
+
 namespace Unroll.Kernels;
 
 /// <summary>A piece of work split into <c>parts</c> independent parts that may run in any order on any thread.</summary>

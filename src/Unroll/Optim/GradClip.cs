@@ -25,7 +25,7 @@ public static class GradClip
         double sum = 0;
         for (int i = 0; i < ps.Count; i++)
         {
-            if (IsRepeat(ps, i)) continue;
+            if (ParameterSweep.IsRepeat(ps, i)) continue;
             sum += ParameterSweep.SquaredSumReference<T>(ps[i].Grad.Span);
         }
         return Math.Sqrt(sum);
@@ -62,13 +62,10 @@ public static class GradClip
         T hi = T.CreateTruncating(clip), lo = -hi;
         for (int i = 0; i < ps.Count; i++)
         {
-            if (IsRepeat(ps, i)) continue;
+            if (ParameterSweep.IsRepeat(ps, i)) continue;
             var g = ps[i].Grad.Span;
             TP.Min<T>(g, hi, g);
             TP.Max<T>(g, lo, g);
         }
     }
-
-    private static bool IsRepeat<T>(IReadOnlyList<Parameter<T>> ps, int i) where T : unmanaged, IFloatingPointIeee754<T>
-        => ParameterSweep.IsRepeat(ps, i);
 }
