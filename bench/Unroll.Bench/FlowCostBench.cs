@@ -57,7 +57,7 @@ internal static class FlowCostBench
         double offSum = 0, onSum = 0;
         int offN = 0, onN = 0;
         var perBlock = new List<double>();
-        string loadBefore = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg")[..14] : "";
+        string loadBefore = TrainBench.LoadAverage();
         for (int b = 0; b < blocks; b++)
         {
             bool on = (b % 4) is 1 or 2;                                   // off, on, on, off, off, on, on, off, …
@@ -68,7 +68,7 @@ internal static class FlowCostBench
             perBlock.Add(Math.Round(ms, 3));
             if (on) { onSum += ms; onN++; } else { offSum += ms; offN++; }
         }
-        string loadAfter = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg")[..14] : "";
+        string loadAfter = TrainBench.LoadAverage();
         double off = offSum / offN, on2 = onSum / onN;
         int recordings = monitor.History.Count / Math.Max(1, w.Model.Recurrent.Count);
         var rec = new Dictionary<string, object?>

@@ -96,7 +96,7 @@ public static class GemmBench
         if (numpy) numpy = PythonHasNumpy();
 
         Console.WriteLine($"# cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores, {Unroll.Cli.InfoCommand.SimdDescription()}");
-        Console.WriteLine($"# load average at start: {LoadAverage()}");
+        Console.WriteLine($"# load average at start: {TrainBench.LoadAverage()}");
         Console.WriteLine($"# managed blocking: KC={GemmTuning.KC}, A block {GemmTuning.ABlockBytes} B, B panel {GemmTuning.BPanelBytes} B");
         Console.WriteLine($"# Gemm.Threads = {Gemm.Threads}; float32; {reps} repetitions (each ≥ {minMs} ms), backends alternating; median GFLOP/s" +
                           (cpuTime ? " per second of this thread's CPU time (CLOCK_THREAD_CPUTIME_ID)" : " (wall clock)"));
@@ -167,7 +167,7 @@ public static class GemmBench
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
-        Console.WriteLine($"# load average at end: {LoadAverage()}");
+        Console.WriteLine($"# load average at end: {TrainBench.LoadAverage()}");
         return 0;
     }
 
@@ -233,19 +233,14 @@ public static class GemmBench
     {
         var be = ManagedGemm.Instance;
         Console.WriteLine($"# cpu: {CpuModel()}, {Environment.ProcessorCount} logical cores, {Unroll.Cli.InfoCommand.SimdDescription()}");
-        Console.WriteLine($"# load average at start: {LoadAverage()}");
+        Console.WriteLine($"# load average at start: {TrainBench.LoadAverage()}");
         Console.WriteLine($"# {be.Name}, float32, one thread (parallel: false); {reps} repetitions (each ≥ {minMs} ms), alternating; " +
                           "median GFLOP/s per second of this thread's CPU time; beta = 1 (the step accumulates into C)");
         Console.WriteLine("| M | K | N | op | Run (packs B) | RunPacked (B packed once) | RunPacked/Run | Pack alone (ms) |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
         foreach (var (m, k, n, op) in StepShapes)
         {
-            bool tb = op[1] == 'T';
-            var rng = new Unroll.Tensors.Rng(1);
-            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
-            int ldb = tb ? k : n;
-            var packed = new GemmPackedB<float>();
-            packed.Pack(be, tb, k, n, b, ldb);
+            var (tb, a, b, c, ldb, packed) = StepOperands(be, m, k, n, op);
             double flops = 2.0 * m * n * k;
             Action[] runs =
             [
@@ -266,12 +261,7 @@ public static class GemmBench
         Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var (m, k, n, op) in StepShapes)
         {
-            bool tb = op[1] == 'T';
-            var rng = new Unroll.Tensors.Rng(1);
-            float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
-            int ldb = tb ? k : n;
-            var packed = new GemmPackedB<float>();
-            packed.Pack(be, tb, k, n, b, ldb);
+            var (_, a, _, c, _, packed) = StepOperands(be, m, k, n, op);
             var (j0, j1) = packed.ColumnRange(0, 2);
             int mh = m / 2;
             double[] flops = [2.0 * mh * n * k, 2.0 * m * (j1 - j0) * k];
@@ -284,8 +274,21 @@ public static class GemmBench
             double rows = flops[0] / med[0] / 1e9, cols = flops[1] / med[1] / 1e9;
             Console.WriteLine($"| {m} | {k} | {n} | {op} | {F(rows)} | {F(cols)} | {(cols / rows).ToString("0.00", CultureInfo.InvariantCulture)} |");
         }
-        Console.WriteLine($"# load average at end: {LoadAverage()}");
+        Console.WriteLine($"# load average at end: {TrainBench.LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>Random operands of one step shape (seed 1) and op(B) packed for <paramref name="be"/>.</summary>
+    private static (bool TransB, float[] A, float[] B, float[] C, int Ldb, GemmPackedB<float> Packed) StepOperands(
+        ManagedGemm be, int m, int k, int n, string op)
+    {
+        bool tb = op[1] == 'T';
+        var rng = new Unroll.Tensors.Rng(1);
+        float[] a = Rand(rng, m * k), b = Rand(rng, k * n), c = new float[m * n];
+        int ldb = tb ? k : n;
+        var packed = new GemmPackedB<float>();
+        packed.Pack(be, tb, k, n, b, ldb);
+        return (tb, a, b, c, ldb, packed);
     }
 
     /// <summary>Median seconds per call of each action, on this thread's CPU clock, repetitions alternating.</summary>
@@ -373,11 +376,5 @@ public static class GemmBench
     {
         try { return File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("model name")).Split(':', 2)[1].Trim(); }
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException) { return "unknown"; }
-    }
-
-    private static string LoadAverage()
-    {
-        try { return string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
-        catch (IOException) { return "unknown"; }
     }
 }

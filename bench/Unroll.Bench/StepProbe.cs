@@ -25,7 +25,7 @@ public static class StepProbe
                 case "--gap-us": gapUs = double.Parse(args[++i], CultureInfo.InvariantCulture); break;   // caller-only work between steps (a layer's cell update), not timed   // batch-major (N,T,·) as in the layers: a step's rows T·width apart
                 default: Console.Error.WriteLine($"steps: unknown option '{args[i]}'"); return 2;
             }
-        Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {TrainBench.LoadAverage()}");
         Console.WriteLine("| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
         foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (64, 128, 512, false), (64, 512, 128, true) })

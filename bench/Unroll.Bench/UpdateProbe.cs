@@ -51,7 +51,7 @@ public static class UpdateProbe
         var maskOld = new Tensor<float>(x.Shape.ToArray()); var yOld = new Tensor<float>(x.Shape.ToArray());
         var dropRng = new Rng(3);
 
-        Console.WriteLine($"# update probe: {config}, {ps.Count} parameters, {total} elements ({total * 4 / 1e6:F1} MB per pass), threads {threads}, {reps} reps, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"# update probe: {config}, {ps.Count} parameters, {total} elements ({total * 4 / 1e6:F1} MB per pass), threads {threads}, {reps} reps, load {TrainBench.LoadAverage()}");
         // warm-up (JIT tiers, pool threads, scratch)
         for (int w = 0; w < 3; w++)
         {

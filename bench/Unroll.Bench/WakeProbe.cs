@@ -23,7 +23,7 @@ public static class WakeProbe
                 default: Console.Error.WriteLine($"wake: unknown option '{args[i]}'"); return 2;
             }
         var w = new Empty();
-        Console.WriteLine($"# pool of {Gemm.Threads} threads, {reps} jobs per gap; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"# pool of {Gemm.Threads} threads, {reps} jobs per gap; load {TrainBench.LoadAverage()}");
         Console.WriteLine("| caller-only gap µs | job µs median | job µs p90 |");
         Console.WriteLine("|---:|---:|---:|");
         foreach (int gap in new[] { 0, 5, 20, 50, 100, 300, 1000, 2000 })
