@@ -28,6 +28,8 @@ public static class GemmBench
         (700, 101, 10000, "NN"), (100, 10000, 700, "NT"), (100, 700, 10000, "TN"),
         // ADD-LSTM's weight gradients over all 12 800 rows (batch 64 × T 200): [dWx ; db] = [x | 1]ᵀ·dA, dWh += hᵀ·dA.
         (3, 12800, 512, "TN"), (128, 12800, 512, "TN"),
+        // C2's LSTM input gradient dxs = dA·W_xᵀ (K = 4H = 2600).
+        (700, 2600, 650, "NT"),
     ];
 
     public static int Run(string[] args)
@@ -36,7 +38,7 @@ public static class GemmBench
         bool numpy = true;
         string? only = null;
         int[]? pick = null;
-        bool cpuTime = false, packedMode = false, cold = false;
+        bool cpuTime = false, packedMode = false, cold = false, peak = false;
         string? ab = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -49,6 +51,7 @@ public static class GemmBench
                 case "--no-numpy": numpy = false; break;
                 case "--cold": cold = true; break;   // rotate through copies of the operands (≥ 512 MB in all): every call starts with A, B, C out of cache
                 case "--cpu-time": cpuTime = true; break;
+                case "--peak": peak = true; break;   // adds "kernel-peak": the same FLOPs in the L1-resident microkernel, alternating (with --cpu-time)
                 case "--packed": packedMode = true; break;
                 case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
@@ -87,6 +90,11 @@ public static class GemmBench
             var alt = new TunedManaged(ab);
             backends.Insert(Math.Min(1, backends.Count), alt);
         }
+        if (peak)
+        {
+            if (!cpuTime || !Avx512Kernel<float>.IsSupported) { Console.Error.WriteLine("gemm: --peak needs --cpu-time and AVX-512"); return 2; }
+            backends.Add(new KernelProbe.PeakBackend());
+        }
         if (cpuTime)
         {
             // Single-threaded, timed by the calling thread's CPU clock: robust when other processes share the cores.
@@ -114,6 +122,8 @@ public static class GemmBench
         if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
         int abIdx = backends.FindIndex(x => x is TunedManaged);
         if (abIdx > 0) header.Add("tuned/default, paired median [quartiles]");
+        int peakIdx = backends.FindIndex(x => x is KernelProbe.PeakBackend);
+        if (peakIdx > 0) header.AddRange(backends.Take(peakIdx).Select(b => $"{b.Name.Split(' ')[0]}/peak"));
         Console.WriteLine("| " + string.Join(" | ", header) + " |");
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count)));
 
@@ -164,6 +174,8 @@ public static class GemmBench
                 var pr = g[abIdx].Zip(g[0], (x, y) => x / y).Order().ToArray();
                 row.Add($"{Median(pr.ToList()).ToString("0.000", CultureInfo.InvariantCulture)} [{pr[pr.Length / 4].ToString("0.00", CultureInfo.InvariantCulture)}–{pr[pr.Length * 3 / 4].ToString("0.00", CultureInfo.InvariantCulture)}]");
             }
+            for (int bi = 0; peakIdx > 0 && bi < peakIdx; bi++)   // paired share of the kernel's ceiling at the same moment
+                row.Add(Median(g[bi].Zip(g[peakIdx], (x, y) => x / y).ToList()).ToString("0.00", CultureInfo.InvariantCulture));
             Console.WriteLine("| " + string.Join(" | ", row) + " |");
         }
         if (numpy) Console.WriteLine($"# numpy: {numpyCore}");
@@ -176,6 +188,7 @@ public static class GemmBench
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
         private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
+        private readonly int _sb = GemmTuning.SingleBlockMaxK;
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
         public string Name { get; }
 
@@ -194,24 +207,28 @@ public static class GemmBench
                     case "split": _split = v; break;
                     case "pf": _pf = v; break;
                     case "half": _half = v != 0; break;
+                    case "sb": _sb = v; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int, bool) Swap()
+        private (int, int, int, bool, int, int, bool, int) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge);
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = (_kc, _a, _b, _cacheA, _split, _pf, _half);
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK);
+            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb));
             return old;
         }
+
+        private static void Restore((int, int, int, bool, int, int, bool, int) t) =>
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK) = t;
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
         {
             var old = Swap();
             try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+            finally { Restore(old); }
         }
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
@@ -219,7 +236,7 @@ public static class GemmBench
         {
             var old = Swap();
             try { ManagedGemm.Instance.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); }
-            finally { (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge) = old; }
+            finally { Restore(old); }
         }
     }
 

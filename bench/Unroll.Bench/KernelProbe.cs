@@ -35,6 +35,36 @@ public static unsafe class KernelProbe
         }
     }
 
+    /// <summary>
+    /// <c>gemm --peak</c>: a pseudo-backend that spends the FLOPs of the product it is asked for (2·m·n·k) in the
+    /// microkernel alone, on packed panels that stay in L1 — the blocked GEMM's ceiling measured at the same moments
+    /// as the products it alternates with (the host's speed drifts by up to 2× within minutes). C is not computed.
+    /// </summary>
+    public sealed class PeakBackend : IGemmBackend
+    {
+        private const int Kc = 256;
+        private readonly float* _a, _b, _c;
+        public PeakBackend()
+        {
+            int mr = Avx512Kernel<float>.MR, nr = Avx512Kernel<float>.NR;
+            _a = (float*)NativeMemory.AlignedAlloc((nuint)(mr * Kc * 4), 64);
+            _b = (float*)NativeMemory.AlignedAlloc((nuint)(nr * Kc * 4), 64);
+            _c = (float*)NativeMemory.AlignedAlloc((nuint)(mr * nr * 4), 64);
+            for (int i = 0; i < mr * Kc; i++) _a[i] = 0.001f * (i % 7);
+            for (int i = 0; i < nr * Kc; i++) _b[i] = 0.001f * (i % 5);
+        }
+        public string Name => "kernel-peak";
+        public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+                         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        {
+            int mr = Avx512Kernel<float>.MR, nr = Avx512Kernel<float>.NR;
+            long calls = Math.Max(1, (long)m * n * k / ((long)mr * nr * Kc));
+            for (long i = 0; i < calls; i++) Avx512Kernel<float>.Run(Kc, _a, _b, nr, _c, nr, 1f);
+        }
+        public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+                         ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) => throw new NotSupportedException();
+    }
+
     [StructLayout(LayoutKind.Sequential)] private struct Timespec { public long Sec, Nsec; }
     [DllImport("libc")] private static extern int clock_gettime(int clock, out Timespec ts);
     /// <summary>CLOCK_THREAD_CPUTIME_ID = 3.</summary>

@@ -184,6 +184,27 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(ManagedBackends))]
+    public void OneDepthBlockMatchesReference(string backend)
+    {
+        // GemmTuning.SingleBlockMaxK: a part of ≥ 100 rows with depth ≤ 768 runs as ONE depth block (kc = K > KC),
+        // with the A block and B panel narrowed to keep their byte budgets — several column panels at that depth.
+        var be = GemmBackends.ByName(backend);
+        Assert.Equal(700, GemmDriver<float, Avx512Kernel<float>>.KcStep(700, 120, 400));
+        Assert.Equal(GemmDriver<float, Avx512Kernel<float>>.KcStep(700), GemmDriver<float, Avx512Kernel<float>>.KcStep(700, 99, 400));   // short: KC blocks
+        Assert.Equal(GemmDriver<float, Avx512Kernel<float>>.KcStep(700), GemmDriver<float, Avx512Kernel<float>>.KcStep(700, 10000, 650)); // A too large to keep
+        var rng = new Rng(23);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                using (Gemm.Serial())
+                    CheckCase<float>(be, rng, ta, tb, 121, 803, 700, 1, 0.5, 1, 2, 3);   // 3 panels of ≤ 352 columns, one block
+                CheckCase<float>(be, rng, ta, tb, 230, 450, 513, -0.5, 1, 0, 1, 0);        // split over threads
+                CheckCase<double>(be, rng, ta, tb, 101, 300, 701, 2, 0, 3, 0, 1);
+            }
+    }
+
     [Fact]
     public void ConcurrentCallersGetCorrectResults()
     {

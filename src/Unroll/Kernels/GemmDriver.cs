@@ -109,6 +109,16 @@ internal static class GemmTuning
     public static bool HalfEdge = true;
     /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
     public static int Split;
+    /// <summary>
+    /// A product whose part has at least <see cref="SingleBlockMinRows"/> rows and a depth of at most this runs as one
+    /// depth block (kc = K; the A block and B panel shrink to keep their byte budgets): C is then read and written
+    /// once instead of once per block of <see cref="KC"/>. Every pass over a large C evicts the packed operands from
+    /// L2 (docs/benchmarks.md, "one depth block"). Not when that would re-pack a large A for several narrower B panels.
+    /// 0 turns it off (<c>UNROLL_GEMM_SINGLE_BLOCK_K=0</c>, for A/B measurements).
+    /// </summary>
+    public static int SingleBlockMaxK = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_SINGLE_BLOCK_K"), out var k) ? k : 768;
+    /// <summary>See <see cref="SingleBlockMaxK"/>: short products (a recurrent step, M = 20) keep C in cache anyway.</summary>
+    public static int SingleBlockMinRows = 100;
 
 }
 
@@ -168,10 +178,10 @@ internal sealed unsafe class GemmBuffers<T> where T : unmanaged
 internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPointIeee754<T> where TK : struct, IMicroKernel<T>
 {
     private static int KC => GemmTuning.KC;
-    /// <summary>Rows of A packed per block (<see cref="GemmTuning.ABlockBytes"/>, a multiple of MR).</summary>
-    public static int MC => Math.Max(TK.MR, GemmTuning.ABlockBytes / (KC * sizeof(T)) / TK.MR * TK.MR);
-    /// <summary>Columns of B packed per panel (<see cref="GemmTuning.BPanelBytes"/>, a multiple of NR).</summary>
-    public static int NC => Math.Max(TK.NR, GemmTuning.BPanelBytes / (KC * sizeof(T)) / TK.NR * TK.NR);
+    /// <summary>Rows of A packed per block of depth <paramref name="kc"/> (<see cref="GemmTuning.ABlockBytes"/>, a multiple of MR).</summary>
+    public static int MCFor(int kc) => Math.Max(TK.MR, GemmTuning.ABlockBytes / (kc * sizeof(T)) / TK.MR * TK.MR);
+    /// <summary>Columns of B packed per panel of depth <paramref name="kc"/> (<see cref="GemmTuning.BPanelBytes"/>, a multiple of NR).</summary>
+    public static int NCFor(int kc) => Math.Max(TK.NR, GemmTuning.BPanelBytes / (kc * sizeof(T)) / TK.NR * TK.NR);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Compute(in GemmArgs<T> g, int r0, int r1, int c0, int c1)
@@ -180,7 +190,8 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         int mr = TK.MR, nr = TK.NR;
         // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
         bool packed = g.PackedB != null;
-        int kcStep = packed ? g.PackedKc : KcStep(g.K), kcMax = kcStep;
+        int kcStep = packed ? g.PackedKc : KcStep(g.K, r1 - r0, c1 - c0), kcMax = kcStep;
+        int MC = MCFor(kcStep), NC = NCFor(kcStep);
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
         // Several column panels: keep every packed A block (depth block pc at pc·mPad, row block ic at (ic−r0)·kc).
@@ -280,6 +291,17 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     }
 
     internal static int RoundUp(int x, int m) => (x + m - 1) / m * m;
+
+    /// <summary>
+    /// Depth of the blocks of a product part of <paramref name="m"/> rows × <paramref name="n"/> columns over depth
+    /// <paramref name="k"/>: the whole depth as ONE block when m ≥ <see cref="GemmTuning.SingleBlockMinRows"/>,
+    /// k ≤ <see cref="GemmTuning.SingleBlockMaxK"/>, and either the columns fit one B panel of that depth or op(A) can
+    /// be packed once for all panels (<see cref="GemmTuning.CacheAMaxElements"/>); else <see cref="KcStep(int)"/>.
+    /// </summary>
+    internal static int KcStep(int k, int m, int n) =>
+        m >= GemmTuning.SingleBlockMinRows && k <= GemmTuning.SingleBlockMaxK
+        && (n <= NCFor(Math.Max(1, k)) || (long)RoundUp(m, TK.MR) * k <= GemmTuning.CacheAMaxElements)
+            ? Math.Max(1, k) : KcStep(k);
 
     /// <summary>Depth of the blocks over k = <paramref name="k"/>: equal blocks of at most KC (650 → 217+217+216 rather than 256+256+138).</summary>
     internal static int KcStep(int k)
