@@ -38,7 +38,7 @@ public static class GemmBench
         bool numpy = true;
         string? only = null;
         int[]? pick = null;
-        bool cpuTime = false, packedMode = false, cold = false, peak = false;
+        bool cpuTime = false, packedMode = false, cold = false, peak = false, showCores = false;
         string? ab = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -51,7 +51,8 @@ public static class GemmBench
                 case "--no-numpy": numpy = false; break;
                 case "--cold": cold = true; break;   // rotate through copies of the operands (≥ 512 MB in all): every call starts with A, B, C out of cache
                 case "--cpu-time": cpuTime = true; break;
-                case "--peak": peak = true; break;   // adds "kernel-peak": the same FLOPs in the L1-resident microkernel, alternating (with --cpu-time)
+                case "--peak": peak = true; break;
+                case "--cores": showCores = true; break;   // print how many cores each backend kept busy (process CPU time / wall time)   // adds "kernel-peak": the same FLOPs in the L1-resident microkernel, alternating (with --cpu-time)
                 case "--packed": packedMode = true; break;
                 case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
@@ -149,14 +150,22 @@ public static class GemmBench
                 iters[bi] = Math.Max(1, (int)(minMs / 1000.0 / Math.Max(Now(cpuTime) - t0, 1e-6)));
             }
             var g = backends.Select(_ => new List<double>()).ToArray();
+            var cores = backends.Select(_ => new List<double>()).ToArray();
+            using var self = Process.GetCurrentProcess();
             for (int r = 0; r < reps; r++)
                 for (int bi = 0; bi < backends.Count; bi++)
                 {
                     var be = backends[bi];
-                    double t0 = Now(cpuTime);
+                    self.Refresh();
+                    var cpu0 = self.TotalProcessorTime;
+                    double t0 = Now(cpuTime), w0 = Now(false);
                     for (int it = 0; it < iters[bi]; it++) { Next(); be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n); }
                     g[bi].Add(flops * iters[bi] / (Now(cpuTime) - t0) / 1e9);
+                    self.Refresh();
+                    cores[bi].Add((self.TotalProcessorTime - cpu0).TotalSeconds / (Now(false) - w0));
                 }
+            if (showCores)   // the process's CPU seconds per wall second while each backend ran (spinning counts as busy)
+                Console.WriteLine($"#   {m}x{k}x{n} {op} cores busy: " + string.Join(", ", backends.Select((be, i) => $"{be.Name} {Median(cores[i]):0.00}")));
             var row = new List<string> { $"{m}", $"{k}", $"{n}", op };
             var med = g.Select(Median).ToArray();
             row.AddRange(med.Select(F));
