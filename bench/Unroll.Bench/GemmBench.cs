@@ -197,7 +197,7 @@ public static class GemmBench
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
         private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
-        private readonly int _sb = GemmTuning.SingleBlockMaxK;
+        private readonly int _sb = GemmTuning.SingleBlockMaxK, _camax = GemmTuning.CacheAMaxElements;
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
         public string Name { get; }
 
@@ -217,20 +217,21 @@ public static class GemmBench
                     case "pf": _pf = v; break;
                     case "half": _half = v != 0; break;
                     case "sb": _sb = v; break;
+                    case "camax": _camax = v; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int, bool, int) Swap()
+        private (int, int, int, bool, int, int, bool, int, int) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK);
-            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb));
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements);
+            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax));
             return old;
         }
 
-        private static void Restore((int, int, int, bool, int, int, bool, int) t) =>
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK) = t;
+        private static void Restore((int, int, int, bool, int, int, bool, int, int) t) =>
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements) = t;
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
