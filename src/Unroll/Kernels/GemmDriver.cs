@@ -188,7 +188,8 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     {
         if (r0 >= r1 || c0 >= c1) return;
         int mr = TK.MR, nr = TK.NR;
-        // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block.
+        // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block —
+        // or one block of all of K for a tall part of depth ≤ SingleBlockMaxK (C read and written once, not per block).
         bool packed = g.PackedB != null;
         int kcStep = packed ? g.PackedKc : KcStep(g.K, r1 - r0, c1 - c0), kcMax = kcStep;
         int MC = MCFor(kcStep), NC = NCFor(kcStep);
@@ -377,7 +378,18 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             int m1 = Math.Min(mr, mc - ir);
             int i0 = 0;
             if (typeof(T) == typeof(float) && Avx.IsSupported)
-                i0 = PackTransposed8((float*)(g.A + (nint)(ic + ir) * g.Lda + pc), g.Lda, m1, kc, (float*)dst, mr, float.CreateTruncating(alpha));
+            {
+                float* a0 = (float*)(g.A + (nint)(ic + ir) * g.Lda + pc);
+                float al = float.CreateTruncating(alpha);
+                i0 = PackTransposed8(a0, g.Lda, m1, kc, (float*)dst, mr, al);
+                // The last m1 − i0 (< 8) rows: one more 8-row transpose ending at row m1 (10 rows: rows 2..9), which
+                // rewrites rows it shares with the first with the same values — cheaper than the scalar loop below.
+                if (i0 < m1 && m1 >= 8)
+                {
+                    PackTransposed8(a0 + (nint)(m1 - 8) * g.Lda, g.Lda, 8, kc, (float*)dst + (m1 - 8), mr, al);
+                    i0 = m1;
+                }
+            }
             for (int i = i0; i < m1; i++)
             {
                 T* src = g.A + (nint)(ic + ir + i) * g.Lda + pc;
