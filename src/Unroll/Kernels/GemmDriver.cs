@@ -110,7 +110,7 @@ internal static class GemmTuning
     /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
     public static int Split;
     /// <summary>
-    /// A product whose part has at least <see cref="SingleBlockMinRows"/> rows and a depth of at most this runs as one
+    /// A product with at least <see cref="SingleBlockMinRows"/> rows and a depth of at most this runs as one
     /// depth block (kc = K; the A block and B panel shrink to keep their byte budgets): C is then read and written
     /// once instead of once per block of <see cref="KC"/>. Every pass over a large C evicts the packed operands from
     /// L2 (docs/benchmarks.md, "one depth block"). Not when that would re-pack a large A for several narrower B panels.
@@ -191,7 +191,9 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block —
         // or one block of all of K for a tall part of depth ≤ SingleBlockMaxK (C read and written once, not per block).
         bool packed = g.PackedB != null;
-        int kcStep = packed ? g.PackedKc : KcStep(g.K, r1 - r0, c1 - c0), kcMax = kcStep;
+        // Decided on the whole product, not this part, so that every split over threads sums each element of C in
+        // the same order: the bits do not depend on the thread count.
+        int kcStep = packed ? g.PackedKc : KcStep(g.K, g.M, g.N), kcMax = kcStep;
         int MC = MCFor(kcStep), NC = NCFor(kcStep);
         int mcMax = Math.Min(MC, RoundUp(r1 - r0, mr));
         int ncMax = Math.Min(NC, RoundUp(c1 - c0, nr));
@@ -294,10 +296,11 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     internal static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
     /// <summary>
-    /// Depth of the blocks of a product part of <paramref name="m"/> rows × <paramref name="n"/> columns over depth
-    /// <paramref name="k"/>: the whole depth as ONE block when m ≥ <see cref="GemmTuning.SingleBlockMinRows"/>,
+    /// Depth of the blocks of an m×n product over depth <paramref name="k"/> (the whole product's sizes, also for each of
+    /// its parts on the pool): the whole depth as ONE block when m ≥ <see cref="GemmTuning.SingleBlockMinRows"/>,
     /// k ≤ <see cref="GemmTuning.SingleBlockMaxK"/>, and either the columns fit one B panel of that depth or op(A) can
-    /// be packed once for all panels (<see cref="GemmTuning.CacheAMaxElements"/>); else <see cref="KcStep(int)"/>.
+    /// be packed once for all panels (<see cref="GemmTuning.CacheAMaxElements"/>; a part never has more rows than the
+    /// product); else <see cref="KcStep(int)"/>.
     /// </summary>
     internal static int KcStep(int k, int m, int n) =>
         m >= GemmTuning.SingleBlockMinRows && k <= GemmTuning.SingleBlockMaxK
