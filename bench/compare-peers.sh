@@ -7,7 +7,9 @@
 #                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl] [--pytorch]
 #        --pytorch: also run the PyTorch peer (Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX, flush-denormal on ADD)
 #                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
-#        bench/compare-peers.sh --table-only results.jsonl      (re-print the table of an earlier run)
+#        bench/compare-peers.sh --table-only results.jsonl [more.jsonl ...]
+#                   (re-print the table of earlier runs; the rounds of each further file are numbered after the
+#                   previous file's, so runs are paired only within their own invocation)
 # env:   TSBENCH=path/to/tsbench (same as --peer)
 #
 # Prints, per run, the medians and the load average (/proc/loadavg) before and after it, then a table: median
@@ -23,7 +25,7 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""; TABLE_ONLY=""; PYTORCH=""
+OUT=""; TABLE_ONLY=(); PYTORCH=""
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,9 +37,11 @@ while [ $# -gt 0 ]; do
     --bptt) BPTT=$2; shift 2 ;;
     --peer) PEER=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    --table-only) TABLE_ONLY=$2; shift 2 ;;
+    --table-only) shift; TABLE_ONLY=()
+                  while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do TABLE_ONLY+=("$1"); shift; done
+                  [ ${#TABLE_ONLY[@]} -gt 0 ] || { echo "compare-peers.sh: --table-only needs a results file" >&2; exit 2; } ;;
     --pytorch) PYTORCH=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,7 +67,16 @@ jq -s -r --arg configs "$CONFIGS" '
   | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if ($pairs | length) > 0 then ($pairs | med | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
 ' "$OUT"
 }
-if [ -n "$TABLE_ONLY" ]; then OUT=$TABLE_ONLY; CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0; fi
+if [ ${#TABLE_ONLY[@]} -gt 0 ]; then
+  for f in "${TABLE_ONLY[@]}"; do [ -r "$f" ] || { echo "compare-peers.sh: cannot read $f" >&2; exit 2; }; done
+  OUT=$(mktemp); trap 'rm -f "$OUT"' EXIT
+  off=0
+  for f in "${TABLE_ONLY[@]}"; do
+    jq -c --argjson off "$off" '.round = (.round + $off)' "$f" >> "$OUT"
+    off=$(jq -s 'map(.round) | max // 0' "$OUT")
+  done
+  CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0
+fi
 if [ ! -x "$PEER" ]; then
   cat >&2 <<EOF
 compare-peers.sh: the TorchSharp peer binary was not found at
