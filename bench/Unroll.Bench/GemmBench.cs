@@ -51,8 +51,8 @@ public static class GemmBench
                 case "--no-numpy": numpy = false; break;
                 case "--cold": cold = true; break;   // rotate through copies of the operands (≥ 512 MB in all): every call starts with A, B, C out of cache
                 case "--cpu-time": cpuTime = true; break;
-                case "--peak": peak = true; break;
-                case "--cores": showCores = true; break;   // print how many cores each backend kept busy (process CPU time / wall time)   // adds "kernel-peak": the same FLOPs in the L1-resident microkernel, alternating (with --cpu-time)
+                case "--peak": peak = true; break;   // adds "kernel-peak": the same FLOPs in the L1-resident microkernel, alternating (with --cpu-time)
+                case "--cores": showCores = true; break;   // print how many cores each backend kept busy (process CPU time / wall time)
                 case "--packed": packedMode = true; break;
                 case "--ab": ab = args[++i]; break;   // e.g. kc=384: adds "managed (kc=384)" alternating with the default blocking
                 case "--shapes": pick = args[++i].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); break;
@@ -119,7 +119,7 @@ public static class GemmBench
         // Ratio column: the first backend over OpenBLAS (or over the second backend when OpenBLAS is not measured),
         // median over the repetitions of the ratio of back-to-back measurements.
         int peer = backends.FindIndex(x => x is OpenBlasGemm);
-        if (peer <= 0) peer = backends.Count > 1 ? 1 : -1;
+        if (peer <= 0) peer = backends.Count > 1 && backends[1] is not KernelProbe.PeakBackend ? 1 : -1;   // --peak has its own columns
         if (peer > 0) header.Add($"{backends[0].Name.Split(' ')[0]}/{backends[peer].Name.Split(' ')[0]}");
         int abIdx = backends.FindIndex(x => x is TunedManaged);
         if (abIdx > 0) header.Add("tuned/default, paired median [quartiles]");
@@ -156,13 +156,12 @@ public static class GemmBench
                 for (int bi = 0; bi < backends.Count; bi++)
                 {
                     var be = backends[bi];
-                    self.Refresh();
-                    var cpu0 = self.TotalProcessorTime;
+                    TimeSpan cpu0 = default;
+                    if (showCores) { self.Refresh(); cpu0 = self.TotalProcessorTime; }
                     double t0 = Now(cpuTime), w0 = Now(false);
                     for (int it = 0; it < iters[bi]; it++) { Next(); be.Gemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n); }
                     g[bi].Add(flops * iters[bi] / (Now(cpuTime) - t0) / 1e9);
-                    self.Refresh();
-                    cores[bi].Add((self.TotalProcessorTime - cpu0).TotalSeconds / (Now(false) - w0));
+                    if (showCores) { self.Refresh(); cores[bi].Add((self.TotalProcessorTime - cpu0).TotalSeconds / (Now(false) - w0)); }
                 }
             if (showCores)   // the process's CPU seconds per wall second while each backend ran (spinning counts as busy)
                 Console.WriteLine($"#   {m}x{k}x{n} {op} cores busy: " + string.Join(", ", backends.Select((be, i) => $"{be.Name} {Median(cores[i]):0.00}")));

@@ -188,7 +188,7 @@ public class GemmTests
     [MemberData(nameof(ManagedBackends))]
     public void OneDepthBlockMatchesReference(string backend)
     {
-        // GemmTuning.SingleBlockMaxK: a part of ≥ 100 rows with depth ≤ 768 runs as ONE depth block (kc = K > KC),
+        // GemmTuning.SingleBlockMaxK: a product of ≥ 100 rows with depth ≤ 768 runs as ONE depth block (kc = K > KC),
         // with the A block and B panel narrowed to keep their byte budgets — several column panels at that depth.
         var be = GemmBackends.ByName(backend);
         Assert.Equal(700, GemmDriver<float, Avx512Kernel<float>>.KcStep(700, 120, 400));

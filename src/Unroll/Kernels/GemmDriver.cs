@@ -189,7 +189,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         if (r0 >= r1 || c0 >= c1) return;
         int mr = TK.MR, nr = TK.NR;
         // Depth blocks of equal size (650 → 217+217+216 rather than 256+256+138): no short, inefficient last block —
-        // or one block of all of K for a tall part of depth ≤ SingleBlockMaxK (C read and written once, not per block).
+        // or one block of all of K for a tall product of depth ≤ SingleBlockMaxK (C read and written once, not per block).
         bool packed = g.PackedB != null;
         // Decided on the whole product, not this part, so that every split over threads sums each element of C in
         // the same order: the bits do not depend on the thread count.
