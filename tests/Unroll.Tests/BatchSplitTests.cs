@@ -40,47 +40,6 @@ public class BatchSplitTests
         // (with N ≥ 2·MinRowsPerPart it is min(Gemm.Threads, N / MinRowsPerPart) — not asserted: other tests set Gemm.Threads)
     }
 
-    [Theory]
-    [InlineData(CellType.Rnn)]
-    [InlineData(CellType.Lstm)]
-    [InlineData(CellType.Gru)]
-    public void Cell_update_split_over_the_cores_equals_one_thread_bit_for_bit(CellType cell)
-    {
-        // One batch part (as for a large W_h): the step products use both cores and, with CellSplit, so does each
-        // step's cell update (rows 0–9 and 10–19). Every row must come out exactly as when one thread does all rows.
-        int n = 20, t = 4, d = 9, h = 513;
-        Assert.True(n * h / TimeRecurrentBase<float>.CellSplitMinElements >= 2);
-        var rng = new Rng(11);
-        var xs = Random<float>(rng, n, t, d);
-        var dhs = Random<float>(rng, n, t, h);
-        int threads = Unroll.Kernels.Gemm.Threads;
-        bool saved = TimeRecurrentBase<float>.CellSplit;
-        try
-        {
-            Unroll.Kernels.Gemm.Threads = 2;
-            var results = new List<(Tensor<float> hs, Tensor<float> dx, Tensor<float> dh0, float[][] grads)>();
-            foreach (bool split in new[] { false, true })
-            {
-                TimeRecurrentBase<float>.CellSplit = split;
-                var layer = Make<float>(cell, d, h, 1);
-                long before = TimeRecurrentBase<float>.CellSplitRuns;
-                var hs = layer.Forward(xs).Clone();
-                var dx = layer.Backward(dhs).Clone();
-                long runs = TimeRecurrentBase<float>.CellSplitRuns - before;
-                if (split) Assert.True(runs >= 2 * t, $"{cell}: the cell update ran split in only {runs} of {2 * t} steps");
-                else Assert.Equal(0, runs);
-                results.Add((hs, dx, layer.DH0!.Clone(), layer.Parameters.Select(p => p.Grad.Span.ToArray()).ToArray()));
-            }
-            var (a, b) = (results[0], results[1]);
-            Same("hs", a.hs, b.hs, 0);
-            Same("dxs", a.dx, b.dx, 0);
-            Same("DH0", a.dh0, b.dh0, 0);
-            for (int i = 0; i < a.grads.Length; i++)
-                Assert.True(a.grads[i].AsSpan().SequenceEqual(b.grads[i]), $"{cell}: parameter gradient {i} differs with the cell update split");
-        }
-        finally { Unroll.Kernels.Gemm.Threads = threads; TimeRecurrentBase<float>.CellSplit = saved; }
-    }
-
     [Fact]
     public void Negative_batch_parts_is_rejected()
     {
@@ -119,7 +78,7 @@ public class BatchSplitTests
         }
     }
 
-    private static TimeRecurrentBase<T> Make<T>(CellType cell, int d, int h, int parts) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static TimeRecurrentBase<T> Make<T>(CellType cell, int d, int h, int parts) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var rng = new Rng(3);
         var layer = (TimeRecurrentBase<T>)RecurrentLayers.Create<T>(cell, d, h, rng, stateful: true);
@@ -129,7 +88,7 @@ public class BatchSplitTests
         return layer;
     }
 
-    private static Tensor<T> Random<T>(Rng rng, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static Tensor<T> Random<T>(Rng rng, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var x = new Tensor<T>(shape);
         var s = x.Span;
@@ -137,7 +96,7 @@ public class BatchSplitTests
         return x;
     }
 
-    private static void Same<T>(string what, Tensor<T> a, Tensor<T> b, int call) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static void Same<T>(string what, Tensor<T> a, Tensor<T> b, int call) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Assert.Equal(a.ShapeString, b.ShapeString);
         var x = a.Span; var y = b.Span;
