@@ -4,7 +4,7 @@ using Unroll.Kernels;
 namespace Unroll.Tests;
 
 /// <summary>
-/// <see cref="SimdMath"/>'s σ and tanh against the double-precision functions: a dense sweep of [−100, 100], tiny
+/// <see cref="SimdMath"/>'s exp, σ and tanh against the double-precision functions: a dense sweep of [−100, 100], tiny
 /// magnitudes down to the smallest subnormal, ±0, ±∞ and NaN. Errors in ulps of the float nearest to the exact value.
 /// </summary>
 public class SimdMathTests
@@ -67,6 +67,60 @@ public class SimdMathTests
         Assert.Equal(1f, special[2]); Assert.Equal(-1f, special[3]);
         Assert.True(float.IsNaN(special[4]), "tanh(NaN) must be NaN");
         Assert.Equal(1f, special[5]); Assert.Equal(-1f, special[6]);
+    }
+
+    /// <summary>
+    /// ExpF's former last step, kept as the oracle of the vscalefps form: e^r·2^n as e^r·2^(n/2)·2^(n − n/2) by
+    /// integer exponent arithmetic (exact for normal results, n = −126…128), then the same range selects.
+    /// </summary>
+    private static Vector512<float> ExpTwoHalves(Vector512<float> x)
+    {
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var ni = Vector512.ConvertToInt32Native(n);
+        var n1 = Vector512.ShiftRightArithmetic(ni, 1);
+        var s1 = Vector512.ShiftLeft(n1 + Vector512.Create(127), 23).AsSingle();
+        var s2 = Vector512.ShiftLeft(ni - n1 + Vector512.Create(127), 23).AsSingle();
+        var y = p * s1 * s2;
+        y = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512.Create(-87.3365447f)), Vector512<float>.Zero, y);
+        return Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512.Create(88.7228394f)), Vector512.Create(float.PositiveInfinity), y);
+    }
+
+    [Fact]
+    public void ExpIsAccurateAndEqualsTheTwoHalvesScaling()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        var xs = Sweep();
+        for (float v = -88f; v <= 89f; v += 1f / 64) xs.Add(v);           // both ends of the range, densely
+        foreach (float v in new[] { -87.3365447f, 88.7228394f }) { xs.Add(v); xs.Add(MathF.BitDecrement(v)); xs.Add(MathF.BitIncrement(v)); }
+        var ys = Apply(SimdMath.ExpF, xs);
+        var oracle = Apply(ExpTwoHalves, xs);
+        double worst = 0; float worstX = 0;
+        for (int i = 0; i < xs.Count; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(ys[i]) == BitConverter.SingleToInt32Bits(oracle[i]),
+                        $"ExpF({xs[i]:R}) = {ys[i]:R}, the two-halves form gives {oracle[i]:R}");
+            double exact = Math.Exp(xs[i]);
+            if (exact < 1.1754943508222875e-38) { Assert.True(Math.Abs(ys[i] - exact) < 1.2e-38, $"e^{xs[i]} = {ys[i]}, exact {exact}"); continue; }   // documented: below MinNormal, 0 (no subnormals)
+            if (exact > float.MaxValue) { Assert.Equal(float.PositiveInfinity, ys[i]); continue; }
+            double e = Ulps(ys[i], exact);
+            if (e > worst) { worst = e; worstX = xs[i]; }
+        }
+        Assert.True(worst <= 2, $"exp: max error {worst:F2} ulp at x = {worstX:R}");
+        var special = Apply(SimdMath.ExpF, [0f, -0f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -100f, 100f, float.MaxValue, -float.MaxValue]);
+        Assert.Equal(1f, special[0]); Assert.Equal(1f, special[1]);
+        Assert.Equal(float.PositiveInfinity, special[2]); Assert.Equal(0f, special[3]);
+        Assert.True(float.IsNaN(special[4]), "e^NaN must be NaN");
+        Assert.Equal(0f, special[5]); Assert.Equal(float.PositiveInfinity, special[6]);
+        Assert.Equal(float.PositiveInfinity, special[7]); Assert.Equal(0f, special[8]);
     }
 
     [Fact]
