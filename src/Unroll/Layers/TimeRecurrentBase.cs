@@ -563,7 +563,9 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
         {
             // inverts A = [xs | 1]·[Wx ; b]: [dWx ; db] = [xs | 1]ᵀ·dA in one GEMM (the [xs | 1] of the forward pass)
             var wa = _wAug!;
-            Gemm.Run(true, false, D + 1, K, rows, T.One, _xsAug!.Span, D + 1, dA.Span, K, T.Zero, wa.Span, K);
+            if (ThinProduct.Applies<T>(D + 1))
+                ThinProduct.Run<T>(D + 1, K, rows, _xsAug!.Span, D + 1, dA.Span, K, wa.Span, K);   // one streaming pass over dA
+            else Gemm.Run(true, false, D + 1, K, rows, T.One, _xsAug!.Span, D + 1, dA.Span, K, T.Zero, wa.Span, K);
             TP.Add<T>(Wx.Grad.Span, wa.Span[..(D * K)], Wx.Grad.Span);
             TP.Add<T>(B.Grad.Span, wa.Span.Slice(D * K, K), B.Grad.Span);
         }
