@@ -30,6 +30,8 @@ public static class GemmBench
         (3, 12800, 512, "TN"), (128, 12800, 512, "TN"),
         // C2's LSTM input gradient dxs = dA·W_xᵀ (K = 4H = 2600).
         (700, 2600, 650, "NT"),
+        // C3's GRU (3H = 1950): input projection, dW_x += xᵀ·da, dxs = da·W_xᵀ.
+        (700, 650, 1950, "NN"), (650, 700, 1950, "TN"), (700, 1950, 650, "NT"),
     ];
 
     public static int Run(string[] args)
@@ -191,13 +193,14 @@ public static class GemmBench
         return 0;
     }
 
-    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..</c>), swapped in around each call.</summary>
+    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..,cachea=..,split=..,pf=..,half=..,sb=..,camax=..,ds=0|1</c>), swapped in around each call.</summary>
     private sealed class TunedManaged : IGemmBackend
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
         private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
         private readonly int _sb = GemmTuning.SingleBlockMaxK, _camax = GemmTuning.CacheAMaxElements;
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
+        private readonly bool _ds = ManagedGemm.DepthSplit;
         public string Name { get; }
 
         public TunedManaged(string spec)
@@ -217,20 +220,21 @@ public static class GemmBench
                     case "half": _half = v != 0; break;
                     case "sb": _sb = v; break;
                     case "camax": _camax = v; break;
+                    case "ds": _ds = v != 0; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int, bool, int, int) Swap()
+        private (int, int, int, bool, int, int, bool, int, int, bool) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements);
-            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax));
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit);
+            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax, _ds));
             return old;
         }
 
-        private static void Restore((int, int, int, bool, int, int, bool, int, int) t) =>
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements) = t;
+        private static void Restore((int, int, int, bool, int, int, bool, int, int, bool) t) =>
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit) = t;
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)

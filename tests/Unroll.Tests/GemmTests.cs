@@ -206,6 +206,28 @@ public class GemmTests
     }
 
     [Fact]
+    public void DepthHalvesMatchReference()
+    {
+        // ManagedGemm.DepthSplit: a deep product (K ≥ 1024 and ≥ 4·max(M, N)) runs as two fixed depth halves, the
+        // second into a scratch C added at the end: beta, alpha, NaN in C with beta = 0, padding, odd K, all transposes.
+        Assert.True(ManagedGemm.SplitsDepth(700, 650, 10000));
+        Assert.True(ManagedGemm.SplitsDepth(128, 512, 12800));
+        Assert.False(ManagedGemm.SplitsDepth(700, 650, 2600));     // K < 4·max(M, N)
+        Assert.False(ManagedGemm.SplitsDepth(20, 30, 1023));       // shallow
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(31);
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+            {
+                CheckCase<float>(be, rng, ta, tb, 37, 90, 2049, 1, 0.5, 1, 2, 3);             // both halves on the pool
+                CheckCase<float>(be, rng, ta, tb, 64, 33, 1500, -0.5, 0, 0, 1, 0, nanC: true); // beta = 0 overwrites NaN
+                using (Gemm.Serial())
+                    CheckCase<float>(be, rng, ta, tb, 21, 130, 1301, 2, 1, 2, 0, 1);          // both halves on this thread
+                CheckCase<double>(be, rng, ta, tb, 23, 41, 1111, 1, 1, 1, 1, 1);
+            }
+    }
+
+    [Fact]
     public void ConcurrentCallersGetCorrectResults()
     {
         // Several threads share the worker pool (one caller at a time; the others run on their own thread).

@@ -62,13 +62,14 @@ public class PoolSplitTests
     {
         // Every split over the pool sums each element of C in the same order as one thread: the depth blocking is
         // chosen on the whole product (GemmTuning.SingleBlockMaxK), not on a part — (150, 60, 700) splits into row
-        // parts of < 100 rows, which on their own would not take one depth block.
+        // parts of < 100 rows, which on their own would not take one depth block. The last two are deep products,
+        // computed as two depth halves (ManagedGemm.DepthSplit) whichever the thread count.
         var rng = new Rng(29);
         int threads = Gemm.Threads;
         Gemm.Threads = 2;
         try
         {
-            foreach (var (m, n, k, ta, tb) in new[] { (150, 60, 700, false, false), (150, 60, 700, true, true), (700, 300, 650, false, true), (120, 2000, 900, true, false) })
+            foreach (var (m, n, k, ta, tb) in new[] { (150, 60, 700, false, false), (150, 60, 700, true, true), (700, 300, 650, false, true), (120, 2000, 900, true, false), (60, 80, 2100, false, true), (64, 128, 3000, true, false) })
             {
                 int lda = ta ? m : k, ldb = tb ? k : n;
                 var a = GemmCheck.Random<float>(rng, m * k);

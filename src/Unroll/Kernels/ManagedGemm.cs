@@ -81,7 +81,51 @@ public sealed class ManagedGemm : IGemmBackend
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
                 TransA = transA, TransB = transB, Alpha = alpha, Beta = beta,
             };
-            Execute(job, g, parallel: true);
+            if (SplitsDepth(m, n, k)) ExecuteDepthHalves(job, g);
+            else Execute(job, g, parallel: true);
+        }
+    }
+
+    /// <summary>
+    /// Deep products — depth K at least <see cref="DepthSplitFactor"/> times the larger of M and N, e.g. the adding
+    /// problem's dW_h += h_{t−1}ᵀ·da over all 12 800 rows (128 × 512 × 12800) or an LM output layer's dxs = dlogits·W
+    /// (700 × 650 × 10000) — are cut into two fixed halves of the depth, C = (beta·C + op(A)₀·op(B)₀) + op(A)₁·op(B)₁,
+    /// one half per core: each core reads and packs only its half of A and B, where a split of C's rows or columns has
+    /// both cores pack all of one operand. Measured (docs/benchmarks.md, fifth session): 1.08–1.10× on
+    /// (128, 12800, 512) TN, neutral on the output layers' shapes. Decided on the shape alone, so the bits do not depend on the
+    /// thread count (one thread computes both halves in turn). UNROLL_GEMM_DEPTH_SPLIT=0 turns it off (A/B runs).
+    /// </summary>
+    public static bool DepthSplit { get; set; } = Environment.GetEnvironmentVariable("UNROLL_GEMM_DEPTH_SPLIT") != "0";
+
+    /// <summary>See <see cref="DepthSplit"/>: K ≥ this × max(M, N).</summary>
+    public const int DepthSplitFactor = 4;
+
+    internal static bool SplitsDepth(int m, int n, int k) =>
+        DepthSplit && k >= 1024 && k >= DepthSplitFactor * Math.Max(m, n) && (long)m * n * k >= ParallelMinWork;
+
+    /// <summary>The second half's partial C (M × N) of <see cref="ExecuteDepthHalves{T}"/>, per calling thread.</summary>
+    [ThreadStatic] private static object? t_depthScratch;
+
+    private unsafe void ExecuteDepthHalves<T>(Job<T> job, in GemmArgs<T> g) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = g.M, n = g.N, k0 = g.K / 2;
+        var scratch = t_depthScratch as T[];
+        if (scratch is null || scratch.Length < m * n) t_depthScratch = scratch = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
+        fixed (T* ps = scratch)
+        {
+            var first = g;
+            first.K = k0;                                                               // beta·C + op(A)[:, 0..k0)·op(B)[0..k0, :] into C
+            var second = g;
+            second.K = g.K - k0;                                                         // op(A)[:, k0..K)·op(B)[k0..K, :] into scratch
+            second.A = g.TransA ? g.A + (nint)k0 * g.Lda : g.A + k0;
+            second.B = g.TransB ? g.B + k0 : g.B + (nint)k0 * g.Ldb;
+            second.C = ps; second.Ldc = n; second.Beta = T.Zero;
+            ExecuteHalves(job, first, second);
+            for (int i = 0; i < m; i++)                                                  // C += second half, in row order
+            {
+                var row = new Span<T>(g.C + (nint)i * g.Ldc, n);
+                System.Numerics.Tensors.TensorPrimitives.Add<T>(row, new ReadOnlySpan<T>(ps + (nint)i * n, n), row);
+            }
         }
     }
 
@@ -139,21 +183,7 @@ public sealed class ManagedGemm : IGemmBackend
     private unsafe void Execute<T>(Job<T> job, in GemmArgs<T> g, bool parallel) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = g.M, n = g.N;
-        bool short8 = Isa == GemmIsa.Avx512 && UseShortKernel(m);
-        delegate*<in GemmArgs<T>, int, int, int, int, void> compute = Isa switch
-        {
-            GemmIsa.Avx512 when short8 => &GemmDriver<T, Avx512Kernel8<T>>.Compute,
-            GemmIsa.Avx512 => &GemmDriver<T, Avx512Kernel<T>>.Compute,
-            GemmIsa.Avx2 => &GemmDriver<T, Avx2Kernel<T>>.Compute,
-            _ => &GemmDriver<T, ScalarKernel<T>>.Compute,
-        };
-        (int mr, int nr) = Isa switch
-        {
-            GemmIsa.Avx512 when short8 => (Avx512Kernel8<T>.MR, Avx512Kernel8<T>.NR),
-            GemmIsa.Avx512 => (Avx512Kernel<T>.MR, Avx512Kernel<T>.NR),
-            GemmIsa.Avx2 => (Avx2Kernel<T>.MR, Avx2Kernel<T>.NR),
-            _ => (ScalarKernel<T>.MR, ScalarKernel<T>.NR),
-        };
+        var compute = KernelFor<T>(m, out int mr, out int nr);
         int threads = Math.Max(1, Kernels.Gemm.Threads);
         long work = (long)m * n * g.K;
         int parts = !parallel || work < ParallelMinWork || GemmWorkers.SerialHere
@@ -168,6 +198,43 @@ public sealed class ManagedGemm : IGemmBackend
             finally { Monitor.Exit(job); }
         }
         compute(g, 0, m, 0, n);
+    }
+
+    /// <summary>The two depth halves of <see cref="ExecuteDepthHalves{T}"/>: one per core when the pool is free, else in turn here.</summary>
+    private unsafe void ExecuteHalves<T>(Job<T> job, in GemmArgs<T> first, in GemmArgs<T> second) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var compute = KernelFor<T>(first.M, out int mr, out int nr);
+        if (Kernels.Gemm.Threads > 1 && !GemmWorkers.SerialHere && Monitor.TryEnter(job))
+        {
+            try
+            {
+                job.SetHalves(first, second, compute, mr, nr);
+                if (GemmWorkers.Shared.TryRun(job, 2, helpers: 1)) return;
+            }
+            finally { job.ClearHalves(); Monitor.Exit(job); }
+        }
+        compute(first, 0, first.M, 0, first.N);
+        compute(second, 0, second.M, 0, second.N);
+    }
+
+    /// <summary>This backend's kernel (and its MR × NR) for a product of <paramref name="m"/> rows.</summary>
+    private unsafe delegate*<in GemmArgs<T>, int, int, int, int, void> KernelFor<T>(int m, out int mr, out int nr) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool short8 = Isa == GemmIsa.Avx512 && UseShortKernel(m);
+        (mr, nr) = Isa switch
+        {
+            GemmIsa.Avx512 when short8 => (Avx512Kernel8<T>.MR, Avx512Kernel8<T>.NR),
+            GemmIsa.Avx512 => (Avx512Kernel<T>.MR, Avx512Kernel<T>.NR),
+            GemmIsa.Avx2 => (Avx2Kernel<T>.MR, Avx2Kernel<T>.NR),
+            _ => (ScalarKernel<T>.MR, ScalarKernel<T>.NR),
+        };
+        return Isa switch
+        {
+            GemmIsa.Avx512 when short8 => &GemmDriver<T, Avx512Kernel8<T>>.Compute,
+            GemmIsa.Avx512 => &GemmDriver<T, Avx512Kernel<T>>.Compute,
+            GemmIsa.Avx2 => &GemmDriver<T, Avx2Kernel<T>>.Compute,
+            _ => &GemmDriver<T, ScalarKernel<T>>.Compute,
+        };
     }
 
     private static int CeilDiv(int x, int d) => (x + d - 1) / d;
@@ -203,17 +270,32 @@ public sealed class ManagedGemm : IGemmBackend
     /// </summary>
     private sealed unsafe class Job<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private GemmArgs<T> _g;
+        private GemmArgs<T> _g, _h0, _h1;
         private delegate*<in GemmArgs<T>, int, int, int, int, void> _compute;
         private int _mr, _nr;
+        private bool _halves;
 
         public void Set(in GemmArgs<T> g, delegate*<in GemmArgs<T>, int, int, int, int, void> compute, int mr, int nr)
         {
             _g = g; _compute = compute; _mr = mr; _nr = nr;
         }
 
+        /// <summary>Until <see cref="ClearHalves"/>: part h (of 2) computes depth half h over all of its C, not a split of C.</summary>
+        public void SetHalves(in GemmArgs<T> first, in GemmArgs<T> second, delegate*<in GemmArgs<T>, int, int, int, int, void> compute, int mr, int nr)
+        {
+            _h0 = first; _h1 = second; _compute = compute; _mr = mr; _nr = nr; _halves = true;
+        }
+
+        public void ClearHalves() => _halves = false;
+
         public void RunPart(int part, int parts)
         {
+            if (_halves)
+            {
+                ref readonly var h = ref part == 0 ? ref _h0 : ref _h1;
+                _compute(h, 0, h.M, 0, h.N);
+                return;
+            }
             int mt = CeilDiv(_g.M, _mr), nt = CeilDiv(_g.N, _nr);
             // Each thread packs its own panels, so the operand along the split is packed once and the other one
             // `parts` times: split columns (A re-packed) when A is the smaller operand, else rows (B re-packed).
