@@ -6,7 +6,8 @@ namespace Unroll.Bench;
 
 /// <summary>
 /// <c>steps [--reps N] [--t T] [--strided]</c>: the recurrent step products as a layer runs them — T consecutive
-/// <c>RunPacked</c> calls (C2's forward (20,650,2600) NN and backward (20,2600,650) NT, W_h packed once) — wall clock,
+/// <c>RunPacked</c> calls (C2's forward (20,650,2600) NN and backward (20,2600,650) NT, C3's GRU (20,650,1950) and
+/// (20,1950,650), the adding problem's (64,128,512) and (64,512,128); W_h packed once) — wall clock,
 /// on all GEMM threads (parallel: true) and on one (parallel: false), alternating; median GFLOP/s.
 /// </summary>
 public static class StepProbe
@@ -28,7 +29,7 @@ public static class StepProbe
         Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {TrainBench.LoadAverage()}");
         Console.WriteLine("| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
-        foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
+        foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (20, 650, 1950, false), (20, 1950, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
         {
             var rng = new Unroll.Tensors.Rng(1);
             float[] a = new float[m * k * t], b = new float[k * n], c = new float[m * n * t];
