@@ -103,14 +103,17 @@ public sealed class ManagedGemm : IGemmBackend
     internal static bool SplitsDepth(int m, int n, int k) =>
         DepthSplit && k >= 1024 && k >= DepthSplitFactor * Math.Max(m, n) && (long)m * n * k >= ParallelMinWork;
 
-    /// <summary>The second half's partial C (M × N) of <see cref="ExecuteDepthHalves{T}"/>, per calling thread.</summary>
-    [ThreadStatic] private static object? t_depthScratch;
+    /// <summary>The second half's partial C (M × N) of <see cref="ExecuteDepthHalves{T}"/>, per calling thread and element type.</summary>
+    private static class DepthScratch<T>
+    {
+        [ThreadStatic] public static T[]? Current;
+    }
 
     private unsafe void ExecuteDepthHalves<T>(Job<T> job, in GemmArgs<T> g) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int m = g.M, n = g.N, k0 = g.K / 2;
-        var scratch = t_depthScratch as T[];
-        if (scratch is null || scratch.Length < m * n) t_depthScratch = scratch = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
+        var scratch = DepthScratch<T>.Current;
+        if (scratch is null || scratch.Length < m * n) DepthScratch<T>.Current = scratch = GC.AllocateUninitializedArray<T>(m * n, pinned: true);
         fixed (T* ps = scratch)
         {
             var first = g;

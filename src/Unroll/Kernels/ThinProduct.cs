@@ -138,10 +138,9 @@ internal sealed unsafe class ThinProduct : IPartitionedWork
     /// <summary>4 rows × 16 columns of C (the columns after the last whole tile).</summary>
     private static void Strip(float* a, int lda, float* b, int ldb, float* c, int ldc, int mi, int k0, int k1, int j)
     {
-        var s = stackalloc Vector512<float>[4];
-        for (int i = 0; i < mi; i++) s[i] = Vector512.Load(c + (long)i * ldc + j);
-        for (int i = mi; i < 4; i++) s[i] = default;
-        Vector512<float> s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+        float* c0 = c + j, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc;
+        Vector512<float> s0 = Vector512.Load(c0);
+        Vector512<float> s1 = mi > 1 ? Vector512.Load(c1) : default, s2 = mi > 2 ? Vector512.Load(c2) : default, s3 = mi > 3 ? Vector512.Load(c3) : default;
         for (int p = k0; p < k1; p++)
         {
             var bv = Vector512.Load(b + (long)p * ldb + j);
@@ -150,8 +149,10 @@ internal sealed unsafe class ThinProduct : IPartitionedWork
             s2 = Vector512.FusedMultiplyAdd(Vector512.Create(AAt(a, lda, p, 2, mi)), bv, s2);
             s3 = Vector512.FusedMultiplyAdd(Vector512.Create(AAt(a, lda, p, 3, mi)), bv, s3);
         }
-        s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
-        for (int i = 0; i < mi; i++) s[i].Store(c + (long)i * ldc + j);
+        s0.Store(c0);
+        if (mi > 1) s1.Store(c1);
+        if (mi > 2) s2.Store(c2);
+        if (mi > 3) s3.Store(c3);
     }
 
     /// <summary>The plain form, same signature: C (m × n) ← Aᵀ · B, each element summed over p in order.</summary>
