@@ -4,20 +4,20 @@ using Unroll.Tensors;
 namespace Unroll.Tests;
 
 /// <summary>
-/// The dropout mask kernel (32 random bits per element, two elements per 64-bit draw) against its element-by-element
-/// reference, its statistics, its use of the Rng, and the bulk Rng fill it draws from.
+/// The dropout mask kernel (32 random bits per element, two elements per 64-bit hash of the Forward's key) against its
+/// element-by-element reference, on one thread and split over the pool, its statistics, its use of the Rng, and the
+/// bulk Rng fill.
 /// </summary>
 public class DropoutMaskTests
 {
-    public static TheoryData<int> Sizes => [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 1000, 100_001];
+    public static TheoryData<int> Sizes => [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 1000, 100_001, 300_007];
 
     [Theory]
     [MemberData(nameof(Sizes))]
     public void MaskKernelMatchesReferenceBitForBit(int n)
     {
         var rng = new Rng((ulong)n + 3);
-        var draws = new ulong[(n + 1) / 2];
-        rng.NextUInt64s(draws);
+        ulong key = rng.NextUInt64();
         var x = new float[n];
         for (int i = 0; i < n; i++)
             x[i] = (i % 11) switch { 0 => 25f, 1 => -30f, 2 => float.NaN, 3 => float.PositiveInfinity, 4 => 1e-40f, _ => (float)rng.NextGaussian() };
@@ -26,8 +26,8 @@ public class DropoutMaskTests
             uint thr = Dropout<float>.Threshold(p);
             float keep = (float)(1 / (1 - p));
             var m1 = new float[n]; var y1 = new float[n]; var m2 = new float[n]; var y2 = new float[n];
-            Dropout<float>.MaskAndApply(draws, thr, keep, x, m1, y1);
-            Dropout<float>.MaskAndApplyReference(draws, thr, keep, x, m2, y2);
+            Dropout<float>.MaskAndApply(key, thr, keep, x, m1, y1);              // n ≥ 2^18: blocks on the pool
+            Dropout<float>.MaskAndApplyReference(key, thr, keep, x, m2, y2);
             Assert.Equal(m2, m1);
             for (int i = 0; i < n; i++)
                 Assert.True(BitConverter.SingleToInt32Bits(y1[i]) == BitConverter.SingleToInt32Bits(y2[i]) || (float.IsNaN(y1[i]) && float.IsNaN(y2[i])),
@@ -36,16 +36,27 @@ public class DropoutMaskTests
     }
 
     [Fact]
-    public void ReferenceUsesLowThenHighHalfOfEachDraw()
+    public void ReferenceUsesLowThenHighHalfOfEachHash()
     {
-        ulong[] draws = [0x0000_0001_FFFF_FFFFUL, 0xFFFF_FFFF_0000_0000UL];
-        var x = new double[] { 1, 1, 1 };
-        var m = new double[3]; var y = new double[3];
-        Dropout<double>.MaskAndApplyReference(draws, Dropout<double>.Threshold(0.5), 2.0, x, m, y);
-        Assert.Equal([2.0, 0.0, 0.0], m);                          // low 0xFFFFFFFF kept, high 1 dropped, low 0 dropped
-        var mf = new float[3]; var yf = new float[3];
-        Dropout<float>.MaskAndApply(draws, Dropout<float>.Threshold(0.5), 2f, [1f, 1f, 1f], mf, yf);
-        Assert.Equal([2f, 0f, 0f], mf);
+        // element 2k: low 32 bits of Hash(κ, k); element 2k + 1: high 32 bits — checked against the hash itself
+        const ulong key = 0x1234_5678_9ABC_DEF0UL;
+        int n = 41;
+        var x = Enumerable.Repeat(1.0, n).ToArray();
+        var m = new double[n]; var y = new double[n];
+        uint thr = Dropout<double>.Threshold(0.5);
+        Dropout<double>.MaskAndApplyReference(key, thr, 2.0, x, m, y);
+        var mf = new float[n]; var yf = new float[n];
+        Dropout<float>.MaskAndApply(key, thr, 2f, Enumerable.Repeat(1f, n).ToArray(), mf, yf);
+        for (int i = 0; i < n; i++)
+        {
+            ulong h = Dropout<double>.Hash(key, i / 2);
+            uint u = i % 2 == 0 ? (uint)h : (uint)(h >> 32);
+            Assert.Equal(u < thr ? 0.0 : 2.0, m[i]);
+            Assert.Equal(u < thr ? 0f : 2f, mf[i]);
+        }
+        // SplitMix64's finaliser of κ + (k + 1)·φ: its published first outputs for seed 0 (κ = 0)
+        Assert.Equal(0xE220A8397B1DCDAFUL, Dropout<float>.Hash(0, 0));
+        Assert.Equal(0x6E789E6AA1B965F4UL, Dropout<float>.Hash(0, 1));
     }
 
     [Fact]
@@ -82,17 +93,31 @@ public class DropoutMaskTests
     }
 
     [Fact]
-    public void ForwardUsesHalfADrawPerElementAndTheSameMaskForFloatAndDouble()
+    public void ForwardUsesOneDrawAndTheSameMaskForFloatAndDouble()
     {
-        var xs = new Tensor<float>(3, 5, 7); xs.Fill(2f);               // 105 elements → 53 draws
+        var xs = new Tensor<float>(3, 5, 7); xs.Fill(2f);
         var xd = new Tensor<double>(3, 5, 7); xd.Fill(2.0);
         var rf = new Rng(5); var rd = new Rng(5); var counter = new Rng(5);
         var mf = new TimeDropout<float>(0.4, rf).Forward(xs).ToArray();
         var md = new TimeDropout<double>(0.4, rd).Forward(xd).ToArray();
-        for (int i = 0; i < 53; i++) counter.NextUInt64();
+        counter.NextUInt64();                                               // the key: one draw per Forward
         Assert.Equal(counter.GetState(), rf.GetState());
         Assert.Equal(counter.GetState(), rd.GetState());
         for (int i = 0; i < mf.Length; i++) Assert.Equal(md[i] == 0, mf[i] == 0);
+    }
+
+    [Fact]
+    public void BackwardIsDyTimesTheMask_OnOneThreadAndSplit()
+    {
+        int n = 300_007;
+        var x = new Tensor<float>(n); x.Fill(1f);
+        var node = new Dropout<float>(0.5, new Rng(9));
+        var m = node.Forward(x).ToArray();                                  // x = 1: y is the mask
+        var rng = new Rng(10);
+        var dy = new Tensor<float>(n);
+        for (int i = 0; i < n; i++) dy.Span[i] = (float)rng.NextGaussian();
+        var dx = node.Backward(dy).ToArray();
+        for (int i = 0; i < n; i++) Assert.True(dx[i] == dy.Span[i] * m[i], $"dx[{i}] = {dx[i]}, dy·m = {dy.Span[i] * m[i]}");
     }
 
     [Fact]
