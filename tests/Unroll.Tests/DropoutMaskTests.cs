@@ -29,6 +29,15 @@ public class DropoutMaskTests
             Dropout<float>.MaskAndApply(key, thr, keep, x, m1, y1);              // n ≥ 2^18: blocks on the pool
             Dropout<float>.MaskAndApplyReference(key, thr, keep, x, m2, y2);
             Assert.Equal(m2, m1);
+            var m3 = new float[n]; var y3 = new float[n];
+            bool simd = DropoutBlocks<float>.Simd;
+            try
+            {
+                DropoutBlocks<float>.Simd = false;                                  // the blocks without AVX-512
+                Dropout<float>.MaskAndApply(key, thr, keep, x, m3, y3);
+            }
+            finally { DropoutBlocks<float>.Simd = simd; }
+            Assert.Equal(m2, m3);
             for (int i = 0; i < n; i++)
                 Assert.True(BitConverter.SingleToInt32Bits(y1[i]) == BitConverter.SingleToInt32Bits(y2[i]) || (float.IsNaN(y1[i]) && float.IsNaN(y2[i])),
                             $"p={p} n={n} y[{i}]: {y1[i]} vs reference {y2[i]}");

@@ -88,15 +88,16 @@ public sealed class Dropout<T> : INode<T> where T : unmanaged, IFloatingPointIee
     /// <summary>
     /// Builds the mask and applies it in one pass: u_i = 32 bits of h_⌊i/2⌋ = <see cref="Hash"/>(κ, ⌊i/2⌋) (element 2k:
     /// low half, 2k + 1: high half), m_i = u_i &lt; threshold ? 0 : keep, y_i = x_i · m_i. x, m, y: n.
-    /// Float on AVX-512: 8 hashes (16 elements) per step in 64-bit lanes, in blocks on both cores when n is large;
-    /// otherwise <see cref="MaskAndApplyReference"/>. Same bits either way (the same hash, a multiply by 0 or keep).
+    /// Float: in blocks on both cores when n is large, 8 hashes (16 elements) per step in 64-bit lanes on AVX-512
+    /// (element by element elsewhere); double: <see cref="MaskAndApplyReference"/>. Same bits either way (the same
+    /// hash, a multiply by 0 or keep).
     /// </summary>
     internal static void MaskAndApply(ulong key, uint threshold, T keep, ReadOnlySpan<T> x, Span<T> m, Span<T> y)
     {
         int n = x.Length;
         if (m.Length != n || y.Length != n)
             throw new ArgumentException($"Dropout.MaskAndApply: sizes x {n}, m {m.Length}, y {y.Length}.");
-        if (typeof(T) != typeof(float) || !BitConverter.IsLittleEndian || !DropoutBlocks<T>.Simd)
+        if (typeof(T) != typeof(float) || !BitConverter.IsLittleEndian)
         {
             MaskAndApplyReference(key, threshold, keep, x, m, y);
             return;

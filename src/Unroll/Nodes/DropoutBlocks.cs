@@ -7,8 +7,8 @@ using TP = System.Numerics.Tensors.TensorPrimitives;
 namespace Unroll.Nodes;
 
 /// <summary>
-/// The fast paths of <see cref="Dropout{T}"/>: the float mask (AVX-512, 16 elements per step from 8 SplitMix64
-/// hashes in 64-bit lanes) and the backward product dx = dy ⊙ m, both cut into blocks of <see cref="BlockElements"/>
+/// The fast paths of <see cref="Dropout{T}"/>: the float mask (on AVX-512 16 elements per step from 8 SplitMix64
+/// hashes in 64-bit lanes, element by element elsewhere) and the backward product dx = dy ⊙ m, both cut into blocks of <see cref="BlockElements"/>
 /// that run on the GEMM worker pool when large. Every element's result depends only on the key and its index, so
 /// any split — and <see cref="Dropout{T}.MaskAndApplyReference"/> — gives the same bits.
 /// </summary>
@@ -19,8 +19,9 @@ internal sealed unsafe class DropoutBlocks<T> : IPartitionedWork where T : unman
     /// <summary>Below this many elements the work runs on the calling thread.</summary>
     internal const int ParallelMinElements = 1 << 18;
 
-    /// <summary>The vectorised mask needs AVX-512 with 64-bit multiplies (AVX-512DQ).</summary>
-    internal static bool Simd => Vector512.IsHardwareAccelerated && Avx512DQ.IsSupported;
+    /// <summary>The vectorised mask needs AVX-512 with 64-bit multiplies (AVX-512DQ); settable so tests cover the
+    /// element-by-element blocks too (both give the same bits, so switching never changes a result).</summary>
+    internal static bool Simd { get; set; } = Vector512.IsHardwareAccelerated && Avx512DQ.IsSupported;
 
     [ThreadStatic] private static DropoutBlocks<T>? t_work;
     private T* _x, _m, _y;
@@ -77,7 +78,7 @@ internal sealed unsafe class DropoutBlocks<T> : IPartitionedWork where T : unman
     private static void MaskRange(ulong key, uint threshold, float keep, float* x, float* m, float* y, int i0, int i1)
     {
         int i = i0;
-        if (i1 - i0 >= 16)
+        if (Simd && i1 - i0 >= 16)
         {
             // z of pairs k … k+7 = κ + (k + 1 … k + 8)·φ, advanced by 8φ per step (wrapping, as in Dropout.Hash)
             var z = Vector512.Create(key) + (Vector512.Create((ulong)(i0 >> 1)) + Vector512.Create(1UL, 2, 3, 4, 5, 6, 7, 8)) * Vector512.Create(Dropout<T>.Golden);
