@@ -7,12 +7,17 @@ namespace Unroll.Bench;
 /// <c>affine [--rows 700] [--d 100] [--v 10000] [--reps 10]</c>: the three GEMMs of an LM output layer
 /// (logits = xs·W, dxs = dys·Wᵀ, dW += xsᵀ·dys), one thread, by the calling thread's CPU time, plus the alternative
 /// dxsᵀ = W·dysᵀ (better tiles when D is small). For the profile in docs/benchmarks.md.
+/// <c>affine --bias-ab [--tied] [--d 650] [--rows 700] [--v 10000] [--reps 5] [--rounds 9]</c>: the whole
+/// <see cref="TimeAffine{T}.Forward"/> (ys = xs·W + b) on the default threads, wall clock, with the bias written into
+/// the GEMM's tiles (<see cref="Gemm.BiasInTiles"/>) against a broadcast pass plus a beta = 1 product, alternating in
+/// rounds; prints each round's medians and the median ratio.
 /// </summary>
 public static class AffineProbe
 {
     public static int Run(string[] args)
     {
-        int rows = 700, d = 100, v = 10000, reps = 10;
+        int rows = 700, d = 100, v = 10000, reps = 10, rounds = 9;
+        bool biasAb = false, tied = false;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
             {
@@ -20,8 +25,12 @@ public static class AffineProbe
                 case "--d": d = int.Parse(args[++i]); break;
                 case "--v": v = int.Parse(args[++i]); break;
                 case "--reps": reps = int.Parse(args[++i]); break;
+                case "--rounds": rounds = int.Parse(args[++i]); break;
+                case "--bias-ab": biasAb = true; break;
+                case "--tied": tied = true; break;
                 default: Console.Error.WriteLine($"affine: unknown option {args[i]}"); return 2;
             }
+        if (biasAb) return BiasAb(rows, d, v, reps, rounds, tied);
         Gemm.Threads = 1;
         var rng = new Rng(2);
         float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rng.NextGaussian(); return a; }
@@ -42,6 +51,45 @@ public static class AffineProbe
         double flop = 2.0 * rows * d * v;
         foreach (var (k, ms) in timer.PerIteration(reps))
             Console.WriteLine($"{k,-16} {ms,8:F2} ms  {flop / (ms * 1e6),7:F1} GFLOP/s per CPU-second   ({rows}x{d}x{v})");
+        return 0;
+    }
+
+    private static int BiasAb(int rows, int d, int v, int reps, int rounds, bool tied)
+    {
+        var rng = new Rng(2);
+        Tensor<float> R(params int[] shape)
+        {
+            var t = new Tensor<float>(shape);
+            var sp = t.Span;
+            for (int i = 0; i < sp.Length; i++) sp[i] = (float)rng.NextGaussian() * 0.1f;
+            return t;
+        }
+        var node = new Unroll.Nodes.TimeAffine<float>(new Parameter<float>("W", tied ? R(v, d) : R(d, v)), new Parameter<float>("b", R(v)), tied);
+        var xs = R(1, rows, d);
+        Console.WriteLine($"TimeAffine forward, rows {rows}, D {d}, V {v}{(tied ? " (tied)" : "")}, {Gemm.Threads} threads; ms per call (median of {reps}); load {TrainBench.LoadAverage()}");
+        var ratios = new List<double>();
+        for (int round = 0; round < rounds; round++)
+        {
+            double Time(bool tiles)
+            {
+                Gemm.BiasInTiles = tiles;
+                var ms = new double[reps];
+                node.Forward(xs);
+                for (int r = 0; r < reps; r++)
+                {
+                    long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    node.Forward(xs);
+                    ms[r] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                }
+                Array.Sort(ms);
+                return ms[reps / 2];
+            }
+            double old = Time(false), now = Time(true);
+            ratios.Add(old / now);
+            Console.WriteLine($"round {round + 1}: broadcast + beta=1 {old,7:F2}  bias in tiles {now,7:F2}  old/new {old / now:F3}");
+        }
+        ratios.Sort();
+        Console.WriteLine($"median old/new {ratios[ratios.Count / 2]:F3} (range {ratios[0]:F3}–{ratios[^1]:F3})");
         return 0;
     }
 }

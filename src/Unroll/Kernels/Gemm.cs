@@ -81,6 +81,31 @@ public static class Gemm
         Dispatch(Backend, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
+    /// <summary>
+    /// <c>C ← alpha·op(A)·op(B) + 1·biasᵀ</c>: the product plus <paramref name="bias"/> (n) in every row, C overwritten
+    /// (an affine map's forward). On the managed backend the bias is written into each C tile just before the tile's
+    /// first kernel call (no separate pass over C, C never read from memory); on other backends the bias is broadcast
+    /// into C's rows and the product added with beta = 1.
+    /// </summary>
+    internal static void RunBias<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+                                    ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        var be = Backend;
+        if (be is ManagedGemm managed && BiasInTiles)
+        {
+            managed.GemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc);
+            return;
+        }
+        if (bias.Length != n) throw new ArgumentException($"Gemm: the bias has {bias.Length} elements, C has {n} columns.");
+        for (int i = 0; i < m; i++) bias.CopyTo(c.Slice(i * ldc, n));                   // C = bias in every row
+        Dispatch(be, transA, transB, m, n, k, alpha, a, lda, b, ldb, T.One, c, ldc);    // C += alpha·op(A)·op(B)
+    }
+
+    /// <summary>Whether <see cref="RunBias{T}"/> writes the bias into the managed GEMM's tiles (environment
+    /// UNROLL_GEMM_BIAS_TILES=0: broadcast pass + beta = 1 product instead, for A/B runs).</summary>
+    internal static bool BiasInTiles { get; set; } = Environment.GetEnvironmentVariable("UNROLL_GEMM_BIAS_TILES") != "0";
+
     /// <summary>Calls <paramref name="be"/>'s float or double GEMM.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Dispatch<T>(IGemmBackend be, bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,

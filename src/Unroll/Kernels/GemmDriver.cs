@@ -137,6 +137,12 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     public int PackedKc, PackedNPad;
     /// <summary>Column of the packed op(B) that column 0 of this product (and of C) corresponds to (a multiple of NR).</summary>
     public int PackedCol0;
+    /// <summary>
+    /// Non-null (with Beta = 0): C = alpha·op(A)·op(B) + 1·biasᵀ, the bias (N) added to every row — written into each C
+    /// tile just before its first depth block's kernel call, which then accumulates onto it, instead of a separate
+    /// broadcast pass over C and a beta = 1 product that reads C back from memory.
+    /// </summary>
+    public T* Bias;
 }
 
 /// <summary>
@@ -209,7 +215,8 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             for (int pc = 0; pc < g.K; pc += kcStep)
             {
                 int kc = Math.Min(kcStep, g.K - pc);
-                T beta = pc == 0 ? g.Beta : T.One;
+                bool biasHere = pc == 0 && g.Bias != null;                     // first block: C tile = bias, then += A·B
+                T beta = pc == 0 && !biasHere ? g.Beta : T.One;
                 // Pre-packed: block pc starts at pc·NPad (earlier blocks hold pc rows in all), panel jc at jc·kc.
                 T* bBlock = packed ? g.PackedB + (nint)pc * g.PackedNPad + (nint)(g.PackedCol0 + jc) * kc : buf.B;
                 if (!packed) PackB(g, pc, kc, jc, nc, bBlock);
@@ -228,6 +235,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                         {
                             int m1 = Math.Min(mr, mc - ir);
                             T* ap = aBlock + (nint)ir * kc;
+                            if (biasHere) WriteBias(g.Bias + jc + jr, n1, cp + (nint)ir * g.Ldc, g.Ldc, m1);
                             if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
                             else if (half)
                             {
@@ -329,6 +337,14 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             int kc = Math.Min(kcStep, k - pc);
             PackB(g, pc, kc, j0, j1 - j0, dst + (nint)pc * nPad + (nint)j0 * kc);
         }
+    }
+
+    /// <summary>Rows 0..m1 of the C tile at <paramref name="c"/> ← bias[0..n1) (in L1 for the kernel call that follows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteBias(T* bias, int n1, T* c, nint ldc, int m1)
+    {
+        var b = new ReadOnlySpan<T>(bias, n1);
+        for (int i = 0; i < m1; i++, c += ldc) b.CopyTo(new Span<T>(c, n1));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

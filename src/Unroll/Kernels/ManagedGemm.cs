@@ -64,22 +64,37 @@ public sealed class ManagedGemm : IGemmBackend
                      ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
         => Run(_jobD, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
+    /// <summary>
+    /// C (m × n) ← alpha·op(A)·op(B) + 1·biasᵀ: <paramref name="bias"/> (n) added to every row of the product, written
+    /// into each C tile just before its first depth block (see <see cref="GemmArgs{T}.Bias"/>) — no broadcast pass over C
+    /// and no read of C from memory. Arguments as <see cref="IGemmBackend.Gemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>.
+    /// </summary>
+    internal void GemmBias<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+                              ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (bias.Length != n) throw new ArgumentException($"Gemm: the bias has {bias.Length} elements, C has {n} columns.");
+        Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
+        Run(job, transA, transB, m, n, k, alpha, a, lda, b, ldb, T.Zero, c, ldc, bias);
+    }
+
     private unsafe void Run<T>(Job<T> job, bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
-                               ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
+                               ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, ReadOnlySpan<T> bias = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Kernels.Gemm.Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == T.Zero)
         {
             ScaleC(c, m, n, ldc, beta);
+            if (!bias.IsEmpty) for (int i = 0; i < m; i++) bias.CopyTo(c.Slice(i * ldc, n));   // C = 0 + bias
             return;
         }
-        fixed (T* pa = a, pb = b, pc = c)
+        fixed (T* pa = a, pb = b, pc = c, pbias = bias)
         {
             var g = new GemmArgs<T>
             {
                 A = pa, B = pb, C = pc, Lda = lda, Ldb = ldb, Ldc = ldc, M = m, N = n, K = k,
-                TransA = transA, TransB = transB, Alpha = alpha, Beta = beta,
+                TransA = transA, TransB = transB, Alpha = alpha, Beta = beta, Bias = bias.IsEmpty ? null : pbias,
             };
             if (SplitsDepth(m, n, k)) ExecuteDepthHalves(job, g);
             else Execute(job, g, parallel: true);
@@ -117,12 +132,12 @@ public sealed class ManagedGemm : IGemmBackend
         fixed (T* ps = scratch)
         {
             var first = g;
-            first.K = k0;                                                               // beta·C + op(A)[:, 0..k0)·op(B)[0..k0, :] into C
+            first.K = k0;                                                               // beta·C (or bias) + op(A)[:, 0..k0)·op(B)[0..k0, :] into C
             var second = g;
             second.K = g.K - k0;                                                         // op(A)[:, k0..K)·op(B)[k0..K, :] into scratch
             second.A = g.TransA ? g.A + (nint)k0 * g.Lda : g.A + k0;
             second.B = g.TransB ? g.B + k0 : g.B + (nint)k0 * g.Ldb;
-            second.C = ps; second.Ldc = n; second.Beta = T.Zero;
+            second.C = ps; second.Ldc = n; second.Beta = T.Zero; second.Bias = null;   // the bias goes with the first half
             ExecuteHalves(job, first, second);
             for (int i = 0; i < m; i++)                                                  // C += second half, in row order
             {

@@ -43,8 +43,8 @@ public sealed class Affine<T> : INode<T> where T : unmanaged, IFloatingPointIeee
             throw new ArgumentException($"Affine: x has shape {x.ShapeString} but W has shape {W.Value.ShapeString} (need x.D == W rows).");
         _x = x;
         var y = Workspace.Ensure(ref _y, x.Dim(0), W.Value.Dim(1));
-        RowOps.BroadcastRows<T>(B.Value.Span, y.Span);                          // y = b (every row)
-        Gemm.MatMul(x, false, W.Value, false, y, T.One, T.One, "Affine");      // y += x · W
+        int n = x.Dim(0), d = x.Dim(1), o = W.Value.Dim(1);
+        Gemm.RunBias(false, false, n, o, d, T.One, x.Span, d, W.Value.Span, o, B.Value.Span, y.Span, o);   // y = x · W + b
         return y;
     }
 

@@ -60,8 +60,9 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
             RowOps.AffineFoldedBias<T>(xs.Span, rows, d, W.Value.Span, B.Value.Span, o, y.Span, ref _xAug, ref _wAug);
             return y;
         }
-        RowOps.BroadcastRows<T>(B.Value.Span, y.Span);                               // ys = b (every row)
-        Gemm.MatMul(xs, false, W.Value, TransposeW, y, T.One, T.One, "TimeAffine");  // ys += xs · W (or xs · Wᵀ), N·T rows
+        // ys = xs · W + b (or xs · Wᵀ + b), N·T rows: the managed GEMM writes b into each tile of ys just before the
+        // tile's product (no broadcast pass over the 28 MB of an LM's logits, which a beta = 1 product then read back)
+        Gemm.RunBias(false, TransposeW, rows, o, d, T.One, xs.Span, d, W.Value.Span, TransposeW ? d : o, B.Value.Span, y.Span, o);
         return y;
     }
 
