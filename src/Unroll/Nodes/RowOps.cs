@@ -10,14 +10,6 @@ namespace Unroll.Nodes;
 /// </summary>
 internal static class RowOps
 {
-    /// <summary>Every row of <paramref name="y"/> (rows × b.Length) ← <paramref name="b"/>.</summary>
-    public static void BroadcastRows<T>(ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int cols = b.Length;
-        if (cols == 0) return;
-        for (int off = 0; off < y.Length; off += cols) b.CopyTo(y.Slice(off, cols));
-    }
-
     /// <summary>Every row of <paramref name="y"/> (rows × b.Length) ← row + <paramref name="b"/>.</summary>
     public static void AddToRows<T>(ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
