@@ -18,7 +18,7 @@ namespace Unroll.Nodes;
 /// </remarks>
 public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _x, _y, _dx, _dxT, _xAug, _wAug;
+    private Tensor<T>? _x, _y, _dx, _dxT;
 
     /// <summary>The weight: (D, O), or (O, D) when <see cref="TransposeW"/>.</summary>
     public Parameter<T> W { get; }
@@ -53,24 +53,18 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
         _x = xs;
         var y = Workspace.Ensure(ref _y, xs.Dim(0), xs.Dim(1), OutputSize);
         int rows = xs.Dim(0) * xs.Dim(1), d = InputSize, o = OutputSize;
-        if (!TransposeW && d < NarrowInput)
-        {
-            // ys = [xs | 1] · [W ; b] as ONE GEMM with depth D+1 and beta = 0 (see RowOps.AffineFoldedBias). Costs a
-            // copy of W (D×O) per call.
-            RowOps.AffineFoldedBias<T>(xs.Span, rows, d, W.Value.Span, B.Value.Span, o, y.Span, ref _xAug, ref _wAug);
-            return y;
-        }
         // ys = xs · W + b (or xs · Wᵀ + b), N·T rows: the managed GEMM writes b into each tile of ys just before the
-        // tile's product (no broadcast pass over the 28 MB of an LM's logits, which a beta = 1 product then read back)
+        // tile's product (no broadcast pass over the 28 MB of an LM's logits, which a beta = 1 product then read back;
+        // for a narrow D also faster than folding b into the depth, [xs | 1]·[W ; b], which copied W every call)
         Gemm.RunBias(false, TransposeW, rows, o, d, T.One, xs.Span, d, W.Value.Span, TransposeW ? d : o, B.Value.Span, y.Span, o);
         return y;
     }
 
     /// <summary>
-    /// Below this input width D the untied forward folds the bias into the GEMM (depth D+1), and — with more rows
-    /// than D — the untied backward computes dxsᵀ = W·dysᵀ.
+    /// Below this input width D (with more rows than D) the untied backward computes dxsᵀ = W·dysᵀ and transposes it.
     /// </summary>
     internal const int NarrowInput = 256;
+
 
     /// <summary>dst (cols × rows) = srcᵀ for a row-major src (rows × cols).</summary>
     private static void Transpose(ReadOnlySpan<T> src, int rows, int cols, Span<T> dst)
