@@ -91,15 +91,21 @@ public static class Gemm
                                     ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (bias.Length != n) throw new ArgumentException($"Gemm: the bias has {bias.Length} elements, C has {n} columns.");
         var be = Backend;
         if (be is ManagedGemm managed && BiasInTiles)
         {
             managed.GemmBias(transA, transB, m, n, k, alpha, a, lda, b, ldb, bias, c, ldc);
             return;
         }
-        if (bias.Length != n) throw new ArgumentException($"Gemm: the bias has {bias.Length} elements, C has {n} columns.");
-        for (int i = 0; i < m; i++) bias.CopyTo(c.Slice(i * ldc, n));                   // C = bias in every row
+        BiasRows(bias, c, m, ldc);                                                       // C = bias in every row
         Dispatch(be, transA, transB, m, n, k, alpha, a, lda, b, ldb, T.One, c, ldc);    // C += alpha·op(A)·op(B)
+    }
+
+    /// <summary>Rows 0..m of C (row stride <paramref name="ldc"/>) ← <paramref name="bias"/> (the first bias.Length columns).</summary>
+    internal static void BiasRows<T>(ReadOnlySpan<T> bias, Span<T> c, int m, int ldc)
+    {
+        for (int i = 0; i < m; i++) bias.CopyTo(c.Slice(i * ldc, bias.Length));
     }
 
     /// <summary>Whether <see cref="RunBias{T}"/> writes the bias into the managed GEMM's tiles (environment

@@ -67,12 +67,12 @@ public sealed class ManagedGemm : IGemmBackend
     /// <summary>
     /// C (m × n) ← alpha·op(A)·op(B) + 1·biasᵀ: <paramref name="bias"/> (n) added to every row of the product, written
     /// into each C tile just before its first depth block (see <see cref="GemmArgs{T}.Bias"/>) — no broadcast pass over C
-    /// and no read of C from memory. Arguments as <see cref="IGemmBackend.Gemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>.
+    /// and no read of C from memory. Arguments as <see cref="IGemmBackend.Gemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>;
+    /// bias.Length = n, checked by the caller (<see cref="Kernels.Gemm.RunBias{T}"/>).
     /// </summary>
     internal void GemmBias<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
                               ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (bias.Length != n) throw new ArgumentException($"Gemm: the bias has {bias.Length} elements, C has {n} columns.");
         Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
         Run(job, transA, transB, m, n, k, alpha, a, lda, b, ldb, T.Zero, c, ldc, bias);
     }
@@ -86,7 +86,7 @@ public sealed class ManagedGemm : IGemmBackend
         if (k == 0 || alpha == T.Zero)
         {
             ScaleC(c, m, n, ldc, beta);
-            if (!bias.IsEmpty) for (int i = 0; i < m; i++) bias.CopyTo(c.Slice(i * ldc, n));   // C = 0 + bias
+            Kernels.Gemm.BiasRows(bias, c, m, ldc);                                     // C = 0 + bias (nothing without one)
             return;
         }
         fixed (T* pa = a, pb = b, pc = c, pbias = bias)

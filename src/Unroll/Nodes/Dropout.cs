@@ -85,6 +85,9 @@ public sealed class Dropout<T> : INode<T> where T : unmanaged, IFloatingPointIee
         return z ^ (z >> 31);
     }
 
+    /// <summary>u_i: the 32 random bits of element <paramref name="i"/> — the low half of h_⌊i/2⌋ for even i, the high half for odd.</summary>
+    internal static uint Bits(ulong key, long i) => (uint)(Hash(key, i >> 1) >> (32 * (int)(i & 1)));
+
     /// <summary>
     /// Builds the mask and applies it in one pass: u_i = 32 bits of h_⌊i/2⌋ = <see cref="Hash"/>(κ, ⌊i/2⌋) (element 2k:
     /// low half, 2k + 1: high half), m_i = u_i &lt; threshold ? 0 : keep, y_i = x_i · m_i. x, m, y: n.
@@ -110,8 +113,7 @@ public sealed class Dropout<T> : INode<T> where T : unmanaged, IFloatingPointIee
     {
         for (int i = 0; i < x.Length; i++)
         {
-            uint u = (uint)(Hash(key, i >> 1) >> (32 * (i & 1)));
-            m[i] = u < threshold ? T.Zero : keep;
+            m[i] = Bits(key, i) < threshold ? T.Zero : keep;
             y[i] = x[i] * m[i];
         }
     }

@@ -100,8 +100,7 @@ internal sealed unsafe class DropoutBlocks<T> : IPartitionedWork where T : unman
         }
         for (; i < i1; i++)
         {
-            uint u = (uint)(Dropout<T>.Hash(key, i >> 1) >> (32 * (i & 1)));
-            float mi = u < threshold ? 0f : keep;
+            float mi = Dropout<T>.Bits(key, i) < threshold ? 0f : keep;
             m[i] = mi;
             y[i] = x[i] * mi;
         }

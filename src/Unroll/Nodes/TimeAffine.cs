@@ -65,7 +65,6 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
     /// </summary>
     internal const int NarrowInput = 256;
 
-
     /// <summary>dst (cols × rows) = srcᵀ for a row-major src (rows × cols).</summary>
     private static void Transpose(ReadOnlySpan<T> src, int rows, int cols, Span<T> dst)
     {
