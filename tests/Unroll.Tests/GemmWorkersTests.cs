@@ -6,7 +6,10 @@ namespace Unroll.Tests;
 /// <summary>
 /// The worker pool runs every part of every job exactly once, whether the worker finds a job while it is still
 /// polling (gaps shorter than <see cref="GemmWorkers.SpinTicks"/>) or has to be woken from its event (longer gaps).
+/// The pool is shared by the whole process, so these tests run in <see cref="PoolAloneCollection"/>: beside the other
+/// tests' products the pool can be busy for every attempt (CI once saw "the pool was never free").
 /// </summary>
+[Collection(PoolAloneCollection.Name)]
 public class GemmWorkersTests
 {
     private sealed class Counting : IPartitionedWork
