@@ -193,14 +193,15 @@ public static class GemmBench
         return 0;
     }
 
-    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..,cachea=..,split=..,pf=..,half=..,sb=..,camax=..,ds=0|1</c>), swapped in around each call.</summary>
+    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..,cachea=..,split=..,pf=..,half=..,sb=..,camax=..,ds=0|1,t16=0|1,pa=..</c>), swapped in around each call.</summary>
     private sealed class TunedManaged : IGemmBackend
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
         private readonly bool _cacheA = GemmTuning.CacheA, _half = GemmTuning.HalfEdge;
         private readonly int _sb = GemmTuning.SingleBlockMaxK, _camax = GemmTuning.CacheAMaxElements;
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
-        private readonly bool _ds = ManagedGemm.DepthSplit;
+        private readonly bool _ds = ManagedGemm.DepthSplit, _t16 = GemmTuning.Transpose16;
+        private readonly int _pa = GemmTuning.PackAheadRows;
         public string Name { get; }
 
         public TunedManaged(string spec)
@@ -221,20 +222,22 @@ public static class GemmBench
                     case "sb": _sb = v; break;
                     case "camax": _camax = v; break;
                     case "ds": _ds = v != 0; break;
+                    case "t16": _t16 = v != 0; break;
+                    case "pa": _pa = v; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int, bool, int, int, bool) Swap()
+        private (int, int, int, bool, int, int, bool, int, int, bool, bool, int) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit);
-            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax, _ds));
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows);
+            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax, _ds, _t16, _pa));
             return old;
         }
 
-        private static void Restore((int, int, int, bool, int, int, bool, int, int, bool) t) =>
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit) = t;
+        private static void Restore((int, int, int, bool, int, int, bool, int, int, bool, bool, int) t) =>
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows) = t;
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)

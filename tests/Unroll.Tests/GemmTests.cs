@@ -256,6 +256,40 @@ public class GemmTests
     }
 
     [Fact]
+    public void SixteenWideTransposedPackingGivesTheSameBitsAsEightWide()
+    {
+        // GemmTuning.Transpose16 packs a transposed B by 16×16 AVX-512 blocks (rows past the last 16 and depths past
+        // the last 16 by the 8×8 path), prefetching rows ahead (GemmTuning.PackAheadRows) up to the end of the
+        // panel. Packing only moves values, so both paths must give the same bits, and match the reference.
+        if (!System.Runtime.Intrinsics.X86.Avx512F.IsSupported) return;
+        var rng = new Rng(41);
+        var be = ManagedGemm.Instance;
+        foreach (var (m, n, k) in new[] { (10, 16, 16), (13, 17, 15), (20, 33, 31), (31, 47, 250), (100, 97, 517), (7, 700, 40), (1, 1, 1) })
+        {
+            int ldb = k + 3;
+            var a = GemmCheck.Random<float>(rng, m * k);
+            var b = GemmCheck.Random<float>(rng, n * ldb);
+            var expect = new float[m * n];
+            Run(ReferenceGemm.Instance, false, true, m, n, k, 1f, a, k, b, ldb, 0f, expect, n);
+            bool saved = GemmTuning.Transpose16;
+            try
+            {
+                var c8 = new float[m * n];
+                var c16 = new float[m * n];
+                GemmTuning.Transpose16 = false;
+                using (Gemm.Serial()) Run(be, false, true, m, n, k, 1f, a, k, b, ldb, 0f, c8, n);
+                GemmTuning.Transpose16 = true;
+                using (Gemm.Serial()) Run(be, false, true, m, n, k, 1f, a, k, b, ldb, 0f, c16, n);
+                for (int i = 0; i < c8.Length; i++)
+                    Assert.True(BitConverter.SingleToInt32Bits(c8[i]) == BitConverter.SingleToInt32Bits(c16[i]),
+                        $"({m},{n},{k}) NT: C[{i}] = {c16[i]} with 16×16 packing, {c8[i]} with 8×8");
+                GemmCheck.AssertClose($"16×16 packing ({m},{n},{k}) NT", a, k, b, ldb, new float[m * n], expect, c16, false, true, m, n, k, n, 1, 0, false);
+            }
+            finally { GemmTuning.Transpose16 = saved; }
+        }
+    }
+
+    [Fact]
     public void DepthHalvesMatchReference()
     {
         // ManagedGemm.DepthSplit: a deep product (K ≥ 1024 and ≥ 4·max(M, N)) runs as two fixed depth halves, the

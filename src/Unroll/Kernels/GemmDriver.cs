@@ -103,10 +103,16 @@ internal static class GemmTuning
     /// </summary>
     public static bool CacheA = true;
     public static int CacheAMaxElements = 1 << 21;
-    /// <summary>Packing a transposed A (rows far apart): prefetch the row this many rows ahead (0: none).</summary>
+    /// <summary>Packing row by row (a transposed A, a plain B: rows far apart): prefetch the row this many rows ahead (0: none).</summary>
     public static int PackPrefetchRows = 4;
     /// <summary>Use the NR/2-wide microkernel for a last column panel of at most NR/2 columns.</summary>
     public static bool HalfEdge = true;
+    /// <summary>Pack a transposed B by 16×16 AVX-512 transposes (else 8×8 AVX ones); for A/B measurements.</summary>
+    /// <summary>Packing a transposed B by 16×16 blocks: prefetch the rows this far ahead (0 or less: none).</summary>
+    public static int PackAheadRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_PACK_AHEAD"), out var pa) ? pa : 16;
+    /// <summary>Fetch row pieces ahead only for an operand of at least this many bytes (see GemmDriver.FromMemory).</summary>
+    public static long PackAheadMinBytes = 16L << 20;
+    public static bool Transpose16 = Environment.GetEnvironmentVariable("UNROLL_GEMM_T16") != "0";
     /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
     public static int Split;
     /// <summary>
@@ -262,17 +268,20 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     /// dst[p·ldd + j] = scale·src[j·lds + p] for j &lt; n1 rounded down to 8 and all p &lt; kc, by 8×8 AVX transposes
     /// (scalar for the last kc mod 8). Returns the number of rows j done.
     /// </summary>
-    private static int PackTransposed8(float* src, int lds, int n1, int kc, float* dst, int ldd, float scale)
+    private static int PackTransposed8(float* src, int lds, int n1, int kc, float* dst, int ldd, float scale, int pfDist = 0, int rowsValid = 0)
     {
         int jEnd = n1 / 8 * 8, pEnd = kc / 8 * 8;
         var sv = Vector256.Create(scale);
         for (int j = 0; j < jEnd; j += 8)
         {
             float* s0 = src + (nint)j * lds;
+            // Rows j + pfDist.. (the next panel's, below rowsValid) get the same 64-byte piece fetched every 16 depths.
+            int pfRows = pfDist > 0 ? Math.Min(8, rowsValid - j - pfDist) : 0;
             int p = 0;
             for (; p < pEnd; p += 8)
             {
                 float* s = s0 + p;
+                if ((p & 15) == 0) for (int r = 0; r < pfRows; r++) Sse.Prefetch0(s + (nint)(pfDist + r) * lds);
                 var r0 = Avx.LoadVector256(s) * sv; var r1 = Avx.LoadVector256(s + lds) * sv;
                 var r2 = Avx.LoadVector256(s + 2 * (nint)lds) * sv; var r3 = Avx.LoadVector256(s + 3 * (nint)lds) * sv;
                 var r4 = Avx.LoadVector256(s + 4 * (nint)lds) * sv; var r5 = Avx.LoadVector256(s + 5 * (nint)lds) * sv;
@@ -300,6 +309,80 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         }
         return jEnd;
     }
+
+    /// <summary>
+    /// dst[p·ldd + j] = src[j·lds + p] for j &lt; n1 rounded down to 16 and all p &lt; kc, by 16×16 AVX-512 transposes
+    /// (four shuffle stages: 0.25 shuffles per element against 0.375 for 8×8, and whole 64-byte lines read per row);
+    /// the last kc mod 16 depths through <see cref="PackTransposed8"/>. Returns the number of rows j done.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposed16(float* src, int lds, int n1, int kc, float* dst, int ldd, int rowsValid)
+    {
+        int jEnd = n1 / 16 * 16, pEnd = kc / 16 * 16;
+        nint l = lds;
+        int pf = GemmTuning.PackAheadRows;
+        for (int j = 0; j < jEnd; j += 16)
+        {
+            float* s0 = src + (nint)j * lds;
+            // Each row's piece is only kc values (≈ 1 KB): too short for the hardware prefetcher to ramp up, so the
+            // same piece of the rows pf ahead (the next group's) is fetched while this group is transposed.
+            int pfRows = pf > 0 ? Math.Min(16, rowsValid - j - pf) : 0;
+            for (int p = 0; p < pEnd; p += 16)
+            {
+                float* s = s0 + p;
+                for (int r = 0; r < pfRows; r++) Sse.Prefetch0(s + (pf + r) * l);
+                // rows a..p of the 16×16 block (row r = depth values p..p+15 of column j + r of op(B))
+                var ra = Avx512F.LoadVector512(s); var rb = Avx512F.LoadVector512(s + l);
+                var rc = Avx512F.LoadVector512(s + 2 * l); var rd = Avx512F.LoadVector512(s + 3 * l);
+                var re = Avx512F.LoadVector512(s + 4 * l); var rf = Avx512F.LoadVector512(s + 5 * l);
+                var rg = Avx512F.LoadVector512(s + 6 * l); var rh = Avx512F.LoadVector512(s + 7 * l);
+                var ri = Avx512F.LoadVector512(s + 8 * l); var rj = Avx512F.LoadVector512(s + 9 * l);
+                var rk = Avx512F.LoadVector512(s + 10 * l); var rl = Avx512F.LoadVector512(s + 11 * l);
+                var rm = Avx512F.LoadVector512(s + 12 * l); var rn = Avx512F.LoadVector512(s + 13 * l);
+                var ro = Avx512F.LoadVector512(s + 14 * l); var rp = Avx512F.LoadVector512(s + 15 * l);
+                float* d = dst + (nint)p * ldd + j;
+                // Stage 1: pairs of rows interleaved per 128-bit lane L: lo = (a4L b4L a4L+1 b4L+1), hi = (a4L+2 b4L+2 a4L+3 b4L+3).
+                var ab0 = Avx512F.UnpackLow(ra, rb); var ab1 = Avx512F.UnpackHigh(ra, rb);
+                var cd0 = Avx512F.UnpackLow(rc, rd); var cd1 = Avx512F.UnpackHigh(rc, rd);
+                var ef0 = Avx512F.UnpackLow(re, rf); var ef1 = Avx512F.UnpackHigh(re, rf);
+                var gh0 = Avx512F.UnpackLow(rg, rh); var gh1 = Avx512F.UnpackHigh(rg, rh);
+                var ij0 = Avx512F.UnpackLow(ri, rj); var ij1 = Avx512F.UnpackHigh(ri, rj);
+                var kl0 = Avx512F.UnpackLow(rk, rl); var kl1 = Avx512F.UnpackHigh(rk, rl);
+                var mn0 = Avx512F.UnpackLow(rm, rn); var mn1 = Avx512F.UnpackHigh(rm, rn);
+                var op0 = Avx512F.UnpackLow(ro, rp); var op1 = Avx512F.UnpackHigh(ro, rp);
+                // Stage 2: four rows' value 4L+q in lane L (q = 0..3), for rows a–d, e–h, i–l, m–p; stages 3–4 gather lanes.
+                Column4(Avx512F.Shuffle(ab0, cd0, 0x44), Avx512F.Shuffle(ef0, gh0, 0x44), Avx512F.Shuffle(ij0, kl0, 0x44), Avx512F.Shuffle(mn0, op0, 0x44), d, ldd);
+                Column4(Avx512F.Shuffle(ab0, cd0, 0xEE), Avx512F.Shuffle(ef0, gh0, 0xEE), Avx512F.Shuffle(ij0, kl0, 0xEE), Avx512F.Shuffle(mn0, op0, 0xEE), d + ldd, ldd);
+                Column4(Avx512F.Shuffle(ab1, cd1, 0x44), Avx512F.Shuffle(ef1, gh1, 0x44), Avx512F.Shuffle(ij1, kl1, 0x44), Avx512F.Shuffle(mn1, op1, 0x44), d + 2 * (nint)ldd, ldd);
+                Column4(Avx512F.Shuffle(ab1, cd1, 0xEE), Avx512F.Shuffle(ef1, gh1, 0xEE), Avx512F.Shuffle(ij1, kl1, 0xEE), Avx512F.Shuffle(mn1, op1, 0xEE), d + 3 * (nint)ldd, ldd);
+            }
+            if (pEnd < kc) PackTransposed8(s0 + pEnd, lds, 16, kc - pEnd, dst + (nint)pEnd * ldd + j, ldd, 1f);
+        }
+        return jEnd;
+    }
+
+    /// <summary>
+    /// u, v, w, x hold, in lane L, value 4L+q of rows a–d, e–h, i–l, m–p: writes columns q, q+4, q+8, q+12 (d points
+    /// at column q) by two stages of 128-bit lane shuffles (0x88: lanes 0, 2 of each source; 0xDD: lanes 1, 3).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Column4(Vector512<float> u, Vector512<float> v, Vector512<float> w, Vector512<float> x, float* d, int ldd)
+    {
+        var uv0 = Avx512F.Shuffle4x128(u, v, 0x88); var uv1 = Avx512F.Shuffle4x128(u, v, 0xDD);   // (L0 L2 | L0 L2), (L1 L3 | L1 L3)
+        var wx0 = Avx512F.Shuffle4x128(w, x, 0x88); var wx1 = Avx512F.Shuffle4x128(w, x, 0xDD);
+        nint s = ldd;
+        Avx512F.Store(d, Avx512F.Shuffle4x128(uv0, wx0, 0x88));            // lane 0 of each: value q
+        Avx512F.Store(d + 8 * s, Avx512F.Shuffle4x128(uv0, wx0, 0xDD));    // lane 2: value q + 8
+        Avx512F.Store(d + 4 * s, Avx512F.Shuffle4x128(uv1, wx1, 0x88));    // lane 1: value q + 4
+        Avx512F.Store(d + 12 * s, Avx512F.Shuffle4x128(uv1, wx1, 0xDD));   // lane 3: value q + 12
+    }
+
+    /// <summary>
+    /// True when an operand of rows × cols values is at least <see cref="GemmTuning.PackAheadMinBytes"/>: it comes from
+    /// L3 or memory, where fetching the short row pieces ahead pays; a smaller one is mostly in cache, where the extra
+    /// prefetch instructions cost (measured 4–5 % on a 650×2600 W_hᵀ).
+    /// </summary>
+    private static bool FromMemory(int rows, int cols) => (long)rows * cols * sizeof(T) >= GemmTuning.PackAheadMinBytes;
 
     internal static int RoundUp(int x, int m) => (x + m - 1) / m * m;
 
@@ -400,12 +483,15 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             {
                 float* a0 = (float*)(g.A + (nint)(ic + ir) * g.Lda + pc);
                 float al = float.CreateTruncating(alpha);
-                i0 = PackTransposed8(a0, g.Lda, m1, kc, (float*)dst, mr, al);
+                // Each row piece is kc values (≈ 1 KB): short streams, so the next panel's rows (MR ahead, within
+                // this block) are fetched while this one is transposed (GemmTuning.PackAheadRows > 0 turns it on).
+                int pfA = GemmTuning.PackAheadRows > 0 && FromMemory(g.M, g.K) ? mr : 0, valid = mc - ir;
+                i0 = PackTransposed8(a0, g.Lda, m1, kc, (float*)dst, mr, al, pfA, valid);
                 // The last m1 − i0 (< 8) rows: one more 8-row transpose ending at row m1 (10 rows: rows 2..9), which
                 // rewrites rows it shares with the first with the same values — cheaper than the scalar loop below.
                 if (i0 < m1 && m1 >= 8)
                 {
-                    PackTransposed8(a0 + (nint)(m1 - 8) * g.Lda, g.Lda, 8, kc, (float*)dst + (m1 - 8), mr, al);
+                    PackTransposed8(a0 + (nint)(m1 - 8) * g.Lda, g.Lda, 8, kc, (float*)dst + (m1 - 8), mr, al, pfA, valid - (m1 - 8));
                     i0 = m1;
                 }
             }
@@ -454,9 +540,17 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         {
             // Row by row of B (sequential reads, prefetcher-friendly), scattering NR-wide pieces to the panels.
             int full = nc / nr * nr, rem = nc - full;
+            // A row piece of ≤ 2 KB (kc = 700: nc = 352 values) is too short a stream for the hardware prefetcher.
+            int ahead = nc * sizeof(T) <= 2048 && FromMemory(g.K, g.N) ? GemmTuning.PackPrefetchRows : 0;
             for (int p = 0; p < kc; p++)
             {
                 T* src = g.B + (nint)(pc + p) * g.Ldb + jc;
+                if (ahead > 0 && p + ahead < kc)
+                {
+                    byte* pf = (byte*)(src + (nint)ahead * g.Ldb);
+                    for (int off = 0; off < nc * sizeof(T); off += 64) Sse.Prefetch0(pf + off);
+                    Sse.Prefetch0(pf + nc * sizeof(T) - 1);
+                }
                 T* d = dst + (nint)p * nr;
                 int jr = 0;
                 for (; jr < full; jr += nr, d += (nint)nr * kc)
@@ -474,7 +568,13 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
             int n1 = Math.Min(nr, nc - jr);
             {
                 int j0 = 0;
-                if (typeof(T) == typeof(float) && Avx.IsSupported && nr % 8 == 0)
+                if (typeof(T) == typeof(float) && Avx512F.IsSupported && nr % 16 == 0 && GemmTuning.Transpose16)
+                {
+                    float* s0 = (float*)(g.B + (nint)(jc + jr) * g.Ldb + pc);
+                    j0 = PackTransposed16(s0, g.Ldb, n1, kc, (float*)dst, nr, FromMemory(g.N, g.K) ? nc - jr : 0);
+                    if (j0 < n1) j0 += PackTransposed8(s0 + (nint)j0 * g.Ldb, g.Ldb, n1 - j0, kc, (float*)dst + j0, nr, 1f);
+                }
+                else if (typeof(T) == typeof(float) && Avx.IsSupported && nr % 8 == 0)
                     j0 = PackTransposed8((float*)(g.B + (nint)(jc + jr) * g.Ldb + pc), g.Ldb, n1, kc, (float*)dst, nr, 1f);
                 for (int j = j0; j < n1; j++)
                 {
