@@ -10,14 +10,16 @@ namespace Unroll.Bench;
 /// <c>affine --bias-ab [--tied] [--d 650] [--rows 700] [--v 10000] [--reps 5] [--rounds 9]</c>: the whole
 /// <see cref="TimeAffine{T}.Forward"/> (ys = xs·W + b) on the default threads, wall clock, with the bias written into
 /// the GEMM's tiles (<see cref="Gemm.BiasInTiles"/>) against a broadcast pass plus a beta = 1 product, alternating in
-/// rounds; prints each round's medians and the median ratio.
+/// rounds; prints each round's medians and the median ratio. <c>--regs-ab</c> instead compares, with the bias in the
+/// tiles, a copy of the bias into each C tile (then a beta = 1 kernel) against kernels whose accumulators start from
+/// the bias (<see cref="GemmTuning.BiasInRegisters"/>).
 /// </summary>
 public static class AffineProbe
 {
     public static int Run(string[] args)
     {
         int rows = 700, d = 100, v = 10000, reps = 10, rounds = 9;
-        bool biasAb = false, tied = false;
+        bool biasAb = false, regsAb = false, tied = false;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
             {
@@ -27,10 +29,11 @@ public static class AffineProbe
                 case "--reps": reps = int.Parse(args[++i]); break;
                 case "--rounds": rounds = int.Parse(args[++i]); break;
                 case "--bias-ab": biasAb = true; break;
+                case "--regs-ab": regsAb = true; break;
                 case "--tied": tied = true; break;
                 default: Console.Error.WriteLine($"affine: unknown option {args[i]}"); return 2;
             }
-        if (biasAb) return BiasAb(rows, d, v, reps, rounds, tied);
+        if (biasAb || regsAb) return BiasAb(rows, d, v, reps, rounds, tied, regsAb);
         Gemm.Threads = 1;
         var rng = new Rng(2);
         float[] R(int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = (float)rng.NextGaussian(); return a; }
@@ -54,7 +57,7 @@ public static class AffineProbe
         return 0;
     }
 
-    private static int BiasAb(int rows, int d, int v, int reps, int rounds, bool tied)
+    private static int BiasAb(int rows, int d, int v, int reps, int rounds, bool tied, bool regs)
     {
         var rng = new Rng(2);
         Tensor<float> R(params int[] shape)
@@ -70,9 +73,10 @@ public static class AffineProbe
         var ratios = new List<double>();
         for (int round = 0; round < rounds; round++)
         {
-            double Time(bool tiles)
+            double Time(bool newer)
             {
-                Gemm.BiasInTiles = tiles;
+                if (regs) GemmTuning.BiasInRegisters = newer;
+                else Gemm.BiasInTiles = newer;
                 var ms = new double[reps];
                 node.Forward(xs);
                 for (int r = 0; r < reps; r++)
@@ -86,7 +90,8 @@ public static class AffineProbe
             }
             double old = Time(false), now = Time(true);
             ratios.Add(old / now);
-            Console.WriteLine($"round {round + 1}: broadcast + beta=1 {old,7:F2}  bias in tiles {now,7:F2}  old/new {old / now:F3}");
+            Console.WriteLine(regs ? $"round {round + 1}: bias copied into tiles {old,7:F2}  bias in accumulators {now,7:F2}  old/new {old / now:F3}"
+                                   : $"round {round + 1}: broadcast + beta=1 {old,7:F2}  bias in tiles {now,7:F2}  old/new {old / now:F3}");
         }
         ratios.Sort();
         Console.WriteLine($"median old/new {ratios[ratios.Count / 2]:F3} (range {ratios[0]:F3}–{ratios[^1]:F3})");

@@ -7,16 +7,21 @@
                                                                      # name:MR:vectors:depth-unroll[:a|b] (for probing;
                                                                      # a/b: software prefetch of the A/B stream 8 depth steps ahead)
 """
-def run(L, method, vec, mr, nv, unroll, doc, pf=None):
+def run(L, method, vec, mr, nv, unroll, doc, pf=None, init=False):
     L.append("    " + doc)
     L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    L.append(f"    public static void {method}(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta)")
+    L.append(f"    public static void {method}(int kc, T* a, T* b, nint bs, T* c, nint ldc, " + ("T* init)" if init else "T beta)"))
     L.append("    {")
     L.append(f"        int w = {vec}<T>.Count;")
     L.append("        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.")
     L.append(f"        for (int i = 0; i < {mr}; i++) {{ Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + {nv} * w - 1); }}")
-    L.append(f"        var z = {vec}<T>.Zero;")
-    L.append("        " + vec + "<T> " + ", ".join(f"c{i}{v} = z" for i in range(mr) for v in range(nv)) + ";")
+    if init:   # every row's accumulators start from the same init row (a bias): C = init + A·B, C not read
+        L.append("        " + " ".join(f"var z{v} = {vec}.Load(init + {v} * w);" for v in range(nv)))
+        L.append("        " + vec + "<T> " + ", ".join(f"c{i}{v} = z{v}" for i in range(mr) for v in range(nv)) + ";")
+        L.append("        T beta = T.Zero;")
+    else:
+        L.append(f"        var z = {vec}<T>.Zero;")
+        L.append("        " + vec + "<T> " + ", ".join(f"c{i}{v} = z" for i in range(mr) for v in range(nv)) + ";")
     def body(indent):
         L.append(indent + " ".join(f"var b{v} = {vec}.Load(b + {v} * w);" for v in range(nv)))
         for i in range(mr):
@@ -78,6 +83,11 @@ def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1, pf=None)
     if len(widths) > 1:
         L.append("")
         run(L, "RunHalf", vec, mr, nv // 2, 1, "/// <inheritdoc cref=\"IMicroKernel{T}.RunHalf\"/>", pf)
+    L.append("")
+    run(L, "RunFrom", vec, mr, nv, unroll, "/// <inheritdoc cref=\"IMicroKernel{T}.RunFrom\"/>", pf, init=True)
+    if len(widths) > 1:
+        L.append("")
+        run(L, "RunHalfFrom", vec, mr, nv // 2, 1, "/// <inheritdoc cref=\"IMicroKernel{T}.RunHalfFrom\"/>", pf, init=True)
     L.append("}")
     return "\n".join(L)
 

@@ -83,9 +83,9 @@ public static class Gemm
 
     /// <summary>
     /// <c>C ← alpha·op(A)·op(B) + 1·biasᵀ</c>: the product plus <paramref name="bias"/> (n) in every row, C overwritten
-    /// (an affine map's forward). On the managed backend the bias is written into each C tile just before the tile's
-    /// first kernel call (no separate pass over C, C never read from memory); on other backends the bias is broadcast
-    /// into C's rows and the product added with beta = 1.
+    /// (an affine map's forward). On the managed backend the bias is the starting value of the accumulators of each
+    /// tile's first kernel call (no separate pass over C, C never read); on other backends the bias is broadcast into
+    /// C's rows and the product added with beta = 1.
     /// </summary>
     internal static void RunBias<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
                                     ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>

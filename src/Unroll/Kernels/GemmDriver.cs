@@ -23,6 +23,13 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     /// ragged last column panel of a product (N mod NR ≤ NR/2) costs half the multiply-adds.
     /// </summary>
     static abstract void RunHalf(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta);
+    /// <summary>
+    /// As <see cref="Run"/> with C = init + A·B: every row's accumulators start from <c>init[0..NR)</c> (a bias row;
+    /// NR values must be readable) and C is only written, not read.
+    /// </summary>
+    static abstract void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init);
+    /// <summary>As <see cref="RunHalf"/> with C = init + A·B (init: NR/2 values readable).</summary>
+    static abstract void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init);
 }
 
 /// <summary>Portable 4×4 scalar microkernel (16 accumulators), used when no SIMD unit is available.</summary>
@@ -69,6 +76,20 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put2(c, c30, c31, beta);
     }
 
+    /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
+    public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        for (int i = 0; i < 4; i++) new ReadOnlySpan<T>(init, 4).CopyTo(new Span<T>(c + i * ldc, 4));
+        Run(kc, a, b, bs, c, ldc, T.One);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalfFrom"/>
+    public static void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        for (int i = 0; i < 4; i++) new ReadOnlySpan<T>(init, 2).CopyTo(new Span<T>(c + i * ldc, 2));
+        RunHalf(kc, a, b, bs, c, ldc, T.One);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put2(T* c, T x0, T x1, T beta)
     {
@@ -110,6 +131,11 @@ internal static class GemmTuning
     /// <summary>Pack a transposed B by 16×16 AVX-512 transposes (else 8×8 AVX ones); for A/B measurements.</summary>
     /// <summary>Packing a transposed B by 16×16 blocks: prefetch the rows this far ahead (0 or less: none).</summary>
     public static int PackAheadRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_PACK_AHEAD"), out var pa) ? pa : 16;
+    /// <summary>
+    /// A bias (GemmArgs.Bias) starts the accumulators of each tile's first depth block (<c>RunFrom</c>) instead of being
+    /// copied into the C tile first (<c>UNROLL_GEMM_BIAS_REGS=0</c>: the copy, for A/B measurements).
+    /// </summary>
+    public static bool BiasInRegisters = Environment.GetEnvironmentVariable("UNROLL_GEMM_BIAS_REGS") != "0";
     /// <summary>Fetch row pieces ahead only for an operand of at least this many bytes (see GemmDriver.FromMemory).</summary>
     public static long PackAheadMinBytes = 16L << 20;
     public static bool Transpose16 = Environment.GetEnvironmentVariable("UNROLL_GEMM_T16") != "0";
@@ -144,9 +170,10 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     /// <summary>Column of the packed op(B) that column 0 of this product (and of C) corresponds to (a multiple of NR).</summary>
     public int PackedCol0;
     /// <summary>
-    /// Non-null (with Beta = 0): C = alpha·op(A)·op(B) + 1·biasᵀ, the bias (N) added to every row — written into each C
-    /// tile just before its first depth block's kernel call, which then accumulates onto it, instead of a separate
-    /// broadcast pass over C and a beta = 1 product that reads C back from memory.
+    /// Non-null (with Beta = 0): C = alpha·op(A)·op(B) + 1·biasᵀ, the bias (N) added to every row — the starting value
+    /// of the accumulators of each tile's first depth block (<see cref="GemmTuning.BiasInRegisters"/>; else copied into
+    /// the C tile just before that kernel call), instead of a separate broadcast pass over C and a beta = 1 product
+    /// that reads C back from memory.
     /// </summary>
     public T* Bias;
 }
@@ -213,7 +240,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         int mPad = RoundUp(r1 - r0, mr);
         bool cacheA = GemmTuning.CacheA && c1 - c0 > NC && (long)mPad * g.K <= GemmTuning.CacheAMaxElements;
         var buf = GemmBuffers<T>.Current;
-        buf.Ensure(cacheA ? mPad * g.K : mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr);
+        buf.Ensure(cacheA ? mPad * g.K : mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr + nr);   // tile + a padded bias row
 
         for (int jc = c0; jc < c1; jc += NC)
         {
@@ -237,10 +264,36 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                         T* bp = bBlock + (nint)jr * kc;
                         T* cp = g.C + (nint)ic * g.Ldc + jc + jr;
                         bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;   // ragged last panel: NR/2-wide kernel
+                        // The bias row for kernels that start their accumulators from it (NR values must be
+                        // readable: a ragged panel's n1 < NR values go through a zero-padded copy).
+                        T* init = null;
+                        if (biasHere && GemmTuning.BiasInRegisters)
+                        {
+                            init = g.Bias + jc + jr;
+                            if (n1 < (half ? nr / 2 : nr))
+                            {
+                                T* pad = buf.Tile + mr * nr;
+                                for (int j = 0; j < nr; j++) pad[j] = j < n1 ? init[j] : T.Zero;
+                                init = pad;
+                            }
+                        }
                         for (int ir = 0; ir < mc; ir += mr)
                         {
                             int m1 = Math.Min(mr, mc - ir);
                             T* ap = aBlock + (nint)ir * kc;
+                            if (init != null)
+                            {
+                                // first depth block with a bias in the accumulators: C = bias + A·B, C not read
+                                if (m1 == mr && n1 == nr) TK.RunFrom(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, init);
+                                else if (half && m1 == mr && n1 * 2 == nr) TK.RunHalfFrom(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, init);
+                                else
+                                {
+                                    if (half) TK.RunHalfFrom(kc, ap, bp, nr, buf.Tile, nr, init);
+                                    else TK.RunFrom(kc, ap, bp, nr, buf.Tile, nr, init);
+                                    StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, T.Zero);
+                                }
+                                continue;
+                            }
                             if (biasHere) WriteBias(g.Bias + jc + jr, n1, cp + (nint)ir * g.Ldc, g.Ldc, m1);
                             if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
                             else if (half)

@@ -111,6 +111,80 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put1(c, c80, beta); c += ldc;
         Put1(c, c90, beta);
     }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 10; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z0 = Vector512.Load(init + 0 * w); var z1 = Vector512.Load(init + 1 * w);
+        Vector512<T> c00 = z0, c01 = z1, c10 = z0, c11 = z1, c20 = z0, c21 = z1, c30 = z0, c31 = z1, c40 = z0, c41 = z1, c50 = z0, c51 = z1, c60 = z0, c61 = z1, c70 = z0, c71 = z1, c80 = z0, c81 = z1, c90 = z0, c91 = z1;
+        T beta = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); c61 = F(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); c71 = F(av, b1, c71); }
+            { var av = Vector512.Create(a[8]); c80 = F(av, b0, c80); c81 = F(av, b1, c81); }
+            { var av = Vector512.Create(a[9]); c90 = F(av, b0, c90); c91 = F(av, b1, c91); }
+            a += 10; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta); c += ldc;
+        Put2(c, c80, c81, beta); c += ldc;
+        Put2(c, c90, c91, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalfFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 10; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z0 = Vector512.Load(init + 0 * w);
+        Vector512<T> c00 = z0, c10 = z0, c20 = z0, c30 = z0, c40 = z0, c50 = z0, c60 = z0, c70 = z0, c80 = z0, c90 = z0;
+        T beta = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); }
+            { var av = Vector512.Create(a[8]); c80 = F(av, b0, c80); }
+            { var av = Vector512.Create(a[9]); c90 = F(av, b0, c90); }
+            a += 10; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta); c += ldc;
+        Put1(c, c60, beta); c += ldc;
+        Put1(c, c70, beta); c += ldc;
+        Put1(c, c80, beta); c += ldc;
+        Put1(c, c90, beta);
+    }
 }
 
 /// <summary>AVX-512 microkernel for short products: 8 rows × 2 zmm vectors (8×32 floats); chosen when M is small and a multiple of 8 fits it better than 10 (M = 32: 4 tiles of 8 instead of 4 tiles of 10, the last one 2 rows).</summary>
@@ -209,6 +283,72 @@ internal unsafe struct Avx512Kernel8<T> : IMicroKernel<T> where T : unmanaged, I
         Put1(c, c60, beta); c += ldc;
         Put1(c, c70, beta);
     }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 8; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z0 = Vector512.Load(init + 0 * w); var z1 = Vector512.Load(init + 1 * w);
+        Vector512<T> c00 = z0, c01 = z1, c10 = z0, c11 = z1, c20 = z0, c21 = z1, c30 = z0, c31 = z1, c40 = z0, c41 = z1, c50 = z0, c51 = z1, c60 = z0, c61 = z1, c70 = z0, c71 = z1;
+        T beta = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); c61 = F(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); c71 = F(av, b1, c71); }
+            a += 8; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalfFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 8; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z0 = Vector512.Load(init + 0 * w);
+        Vector512<T> c00 = z0, c10 = z0, c20 = z0, c30 = z0, c40 = z0, c50 = z0, c60 = z0, c70 = z0;
+        T beta = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); }
+            a += 8; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta); c += ldc;
+        Put1(c, c60, beta); c += ldc;
+        Put1(c, c70, beta);
+    }
 }
 
 /// <summary>AVX2+FMA microkernel: 6 rows × 2 ymm vectors (6×16 floats, 6×8 doubles); 12 accumulators + 2 B + 1 broadcast of the 16 ymm registers.</summary>
@@ -281,6 +421,64 @@ internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFlo
         for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
         var z = Vector256<T>.Zero;
         Vector256<T> c00 = z, c10 = z, c20 = z, c30 = z, c40 = z, c50 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0 * w);
+            { var av = Vector256.Create(a[0]); c00 = F(av, b0, c00); }
+            { var av = Vector256.Create(a[1]); c10 = F(av, b0, c10); }
+            { var av = Vector256.Create(a[2]); c20 = F(av, b0, c20); }
+            { var av = Vector256.Create(a[3]); c30 = F(av, b0, c30); }
+            { var av = Vector256.Create(a[4]); c40 = F(av, b0, c40); }
+            { var av = Vector256.Create(a[5]); c50 = F(av, b0, c50); }
+            a += 6; b += bs;
+        }
+        Put1(c, c00, beta); c += ldc;
+        Put1(c, c10, beta); c += ldc;
+        Put1(c, c20, beta); c += ldc;
+        Put1(c, c30, beta); c += ldc;
+        Put1(c, c40, beta); c += ldc;
+        Put1(c, c50, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector256<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z0 = Vector256.Load(init + 0 * w); var z1 = Vector256.Load(init + 1 * w);
+        Vector256<T> c00 = z0, c01 = z1, c10 = z0, c11 = z1, c20 = z0, c21 = z1, c30 = z0, c31 = z1, c40 = z0, c41 = z1, c50 = z0, c51 = z1;
+        T beta = T.Zero;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0 * w); var b1 = Vector256.Load(b + 1 * w);
+            { var av = Vector256.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector256.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector256.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector256.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector256.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector256.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            a += 6; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunHalfFrom"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
+    {
+        int w = Vector256<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 1 * w - 1); }
+        var z0 = Vector256.Load(init + 0 * w);
+        Vector256<T> c00 = z0, c10 = z0, c20 = z0, c30 = z0, c40 = z0, c50 = z0;
+        T beta = T.Zero;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b + 0 * w);
