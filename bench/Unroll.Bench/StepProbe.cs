@@ -8,14 +8,15 @@ namespace Unroll.Bench;
 /// <c>steps [--reps N] [--t T] [--strided]</c>: the recurrent step products as a layer runs them — T consecutive
 /// <c>RunPacked</c> calls (C2's forward (20,650,2600) NN and backward (20,2600,650) NT, C3's GRU (20,650,1950) and
 /// (20,1950,650), the adding problem's (64,128,512) and (64,512,128); W_h packed once) — wall clock,
-/// on all GEMM threads (parallel: true) and on one (parallel: false), alternating; median GFLOP/s.
+/// on all GEMM threads (parallel: true) and on one (parallel: false), alternating; median GFLOP/s. <c>--ab-sweep</c>:
+/// both on all threads, the panel sweep (<see cref="GemmTuning.SweepMaxRows"/>) against the blocked loop.
 /// </summary>
 public static class StepProbe
 {
     public static int Run(string[] args)
     {
         int reps = 15, t = 35;
-        bool strided = false;
+        bool strided = false, abSweep = false;
         double gapUs = 0;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
@@ -23,11 +24,13 @@ public static class StepProbe
                 case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--t": t = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--strided": strided = true; break;
+                case "--ab-sweep": abSweep = true; break;   // columns: 2 threads panel sweep (default) | 2 threads blocked loop (GemmTuning.SweepMaxRows = 0)
                 case "--gap-us": gapUs = double.Parse(args[++i], CultureInfo.InvariantCulture); break;   // caller-only work between steps (a layer's cell update), not timed   // batch-major (N,T,·) as in the layers: a step's rows T·width apart
                 default: Console.Error.WriteLine($"steps: unknown option '{args[i]}'"); return 2;
             }
         Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {TrainBench.LoadAverage()}");
-        Console.WriteLine("| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
+        Console.WriteLine(abSweep ? "| M | K | N | op | panel sweep GFLOP/s | blocked loop GFLOP/s | ratio |" : "| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
+        int sweepRows = GemmTuning.SweepMaxRows;
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
         foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (20, 650, 1950, false), (20, 1950, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
         {
@@ -40,6 +43,7 @@ public static class StepProbe
             long gapTicks = (long)(gapUs * 1e-6 * Stopwatch.Frequency);
             double Steps(bool par)
             {
+                if (abSweep) { GemmTuning.SweepMaxRows = par ? sweepRows : 0; par = true; }
                 long gemmTicks = 0;
                 for (int s = 0; s < t; s++)
                 {

@@ -132,6 +132,13 @@ internal static class GemmTuning
     /// <summary>Packing a transposed B by 16×16 blocks: prefetch the rows this far ahead (0 or less: none).</summary>
     public static int PackAheadRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_PACK_AHEAD"), out var pa) ? pa : 16;
     /// <summary>
+    /// Pre-packed products whose part has at most this many rows run panel by panel (GemmDriver.SweepPanels); 0: never
+    /// (<c>UNROLL_GEMM_SWEEP_ROWS</c>, for A/B measurements). 32 takes the LM steps (M = 20, W_h of 650: 6.8 MB, three
+    /// depth blocks; `steps --ab-sweep` 1.02–1.05 NN, 1.04–1.09 NT) but not the adding problem's (M = 64, W_h in L2
+    /// anyway: 0.95 NN, 1.07 NT, nothing to gain).
+    /// </summary>
+    public static int SweepMaxRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_SWEEP_ROWS"), out var sw) ? sw : 32;
+    /// <summary>
     /// A bias (GemmArgs.Bias) starts the accumulators of each tile's first depth block (<c>RunFrom</c>) instead of being
     /// copied into the C tile first (<c>UNROLL_GEMM_BIAS_REGS=0</c>: the copy, for A/B measurements).
     /// </summary>
@@ -176,6 +183,12 @@ internal unsafe struct GemmArgs<T> where T : unmanaged
     /// that reads C back from memory.
     /// </summary>
     public T* Bias;
+    /// <summary>
+    /// Pre-packed B with few rows (<see cref="GemmDriver{T, TK}.SweepsPanels"/>): visit the column panels from the last
+    /// to the first. A recurrent layer alternates the direction from one step to the next, so that the panels of
+    /// W_h read last in one step — still in L2 — are the first the next step reads.
+    /// </summary>
+    public bool ReversePanels;
 }
 
 /// <summary>
@@ -240,6 +253,12 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         int mPad = RoundUp(r1 - r0, mr);
         bool cacheA = GemmTuning.CacheA && c1 - c0 > NC && (long)mPad * g.K <= GemmTuning.CacheAMaxElements;
         var buf = GemmBuffers<T>.Current;
+        if (SweepsPanels(g, r1 - r0))
+        {
+            buf.Ensure(mPad * g.K, 0, mr * nr);
+            SweepPanels(g, r0, r1, c0, c1, kcStep, mPad, buf);
+            return;
+        }
         buf.Ensure(cacheA ? mPad * g.K : mcMax * kcMax, packed ? 0 : ncMax * kcMax, mr * nr + nr);   // tile + a padded bias row
 
         for (int jc = c0; jc < c1; jc += NC)
@@ -311,6 +330,58 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                                 StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A product with a pre-packed B (no bias) whose part has at most <see cref="GemmTuning.SweepMaxRows"/> rows — a
+    /// recurrent step (M = 20) — runs column panel by column panel, each panel through all depth blocks
+    /// (<see cref="SweepPanels"/>); <see cref="GemmTuning.SweepMaxRows"/> = 0 turns this off.
+    /// </summary>
+    internal static bool SweepsPanels(in GemmArgs<T> g, int rows) =>
+        g.PackedB != null && g.Bias == null && rows <= GemmTuning.SweepMaxRows;
+
+    /// <summary>
+    /// The small-M pre-packed product: all of op(A)'s rows [r0, r1) packed first (every depth block), then for each
+    /// NR-column panel of [c0, c1) — last to first when <see cref="GemmArgs{T}.ReversePanels"/> — the depth blocks in
+    /// order, each over all row panels. Every C tile gets the same kernel calls in the same depth order as in the
+    /// blocked loop, so the bits are the same; the C tile stays in L1 across the depth blocks, and W_h's panels are
+    /// read in one sweep whose direction the caller can alternate (see <see cref="GemmArgs{T}.ReversePanels"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SweepPanels(in GemmArgs<T> g, int r0, int r1, int c0, int c1, int kcStep, int mPad, GemmBuffers<T> buf)
+    {
+        int mr = TK.MR, nr = TK.NR, m = r1 - r0;
+        for (int pc = 0; pc < g.K; pc += kcStep)
+            PackA(g, r0, m, pc, Math.Min(kcStep, g.K - pc), buf.A + (nint)pc * mPad);
+        int panels = (c1 - c0 + nr - 1) / nr;
+        for (int q = 0; q < panels; q++)
+        {
+            int jr = c0 + (g.ReversePanels ? panels - 1 - q : q) * nr;
+            int n1 = Math.Min(nr, c1 - jr);
+            bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;
+            T* cp = g.C + (nint)r0 * g.Ldc + jr;
+            for (int pc = 0; pc < g.K; pc += kcStep)
+            {
+                int kc = Math.Min(kcStep, g.K - pc);
+                T beta = pc == 0 ? g.Beta : T.One;
+                T* bp = g.PackedB + (nint)pc * g.PackedNPad + (nint)(g.PackedCol0 + jr) * kc;
+                T* aBlock = buf.A + (nint)pc * mPad;
+                for (int ir = 0; ir < m; ir += mr)
+                {
+                    int m1 = Math.Min(mr, m - ir);
+                    T* ap = aBlock + (nint)ir * kc;
+                    T* ct = cp + (nint)ir * g.Ldc;
+                    if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, ct, g.Ldc, beta);
+                    else if (half && m1 == mr && n1 * 2 == nr) TK.RunHalf(kc, ap, bp, nr, ct, g.Ldc, beta);
+                    else
+                    {
+                        if (half) TK.RunHalf(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
+                        else TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
+                        StoreEdge(buf.Tile, nr, ct, g.Ldc, m1, n1, beta);
                     }
                 }
             }

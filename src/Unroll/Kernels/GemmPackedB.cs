@@ -65,6 +65,13 @@ public sealed unsafe class GemmPackedB<T> : IPartitionedWork where T : unmanaged
     internal bool IsManagedLayout { get; private set; }
     internal T* Data => _data;
 
+    private int _sweeps;
+    /// <summary>
+    /// Alternates, product after product, the direction in which a small-M product visits the column panels
+    /// (<see cref="GemmArgs{T}.ReversePanels"/>): the end of W_h read by one step is still in L2 for the next.
+    /// </summary>
+    internal bool NextSweepReversed() => (Interlocked.Increment(ref _sweeps) & 1) == 0;
+
     /// <summary>
     /// (Re)packs op(B) for the current <see cref="Gemm.Backend"/>: <paramref name="transB"/> = false → B is k×n with
     /// row stride <paramref name="ldb"/>; true → B is n×k (op(B) = Bᵀ). Reuses its buffer when the size fits.

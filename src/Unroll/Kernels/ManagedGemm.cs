@@ -167,6 +167,7 @@ public sealed class ManagedGemm : IGemmBackend
             {
                 A = pa, C = pc + j0, Lda = lda, Ldc = ldc, M = m, N = n, K = k, TransA = transA, Alpha = alpha, Beta = beta,
                 PackedB = b.Data, PackedKc = b.KcStep, PackedNPad = b.NPad, PackedCol0 = j0,
+                ReversePanels = b.NextSweepReversed(),
             };
             Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
             Execute(job, g, parallel);
