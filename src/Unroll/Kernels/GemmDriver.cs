@@ -128,8 +128,11 @@ internal static class GemmTuning
     public static int PackPrefetchRows = 4;
     /// <summary>Use the NR/2-wide microkernel for a last column panel of at most NR/2 columns.</summary>
     public static bool HalfEdge = true;
-    /// <summary>Pack a transposed B by 16×16 AVX-512 transposes (else 8×8 AVX ones); for A/B measurements.</summary>
-    /// <summary>Packing a transposed B by 16×16 blocks: prefetch the rows this far ahead (0 or less: none).</summary>
+    /// <summary>
+    /// Packing a transposed B by 16×16 blocks: prefetch the rows this far ahead; packing a row-major A (an NN product's,
+    /// by 8×8 transposes): the next micro-panel's rows. 0 or less: neither (<c>UNROLL_GEMM_PACK_AHEAD</c>). Only for
+    /// operands of at least <see cref="PackAheadMinBytes"/>.
+    /// </summary>
     public static int PackAheadRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_PACK_AHEAD"), out var pa) ? pa : 16;
     /// <summary>
     /// Pre-packed products whose part has at most this many rows run panel by panel (GemmDriver.SweepPanels); 0: never
@@ -145,6 +148,7 @@ internal static class GemmTuning
     public static bool BiasInRegisters = Environment.GetEnvironmentVariable("UNROLL_GEMM_BIAS_REGS") != "0";
     /// <summary>Fetch row pieces ahead only for an operand of at least this many bytes (see GemmDriver.FromMemory).</summary>
     public static long PackAheadMinBytes = 16L << 20;
+    /// <summary>Pack a transposed B by 16×16 AVX-512 transposes, else by 8×8 AVX ones (<c>UNROLL_GEMM_T16=0</c>, for A/B measurements).</summary>
     public static bool Transpose16 = Environment.GetEnvironmentVariable("UNROLL_GEMM_T16") != "0";
     /// <summary>How a parallel product splits C: 0 = by operand sizes (default), 1 = always columns, 2 = always rows (experiments).</summary>
     public static int Split;
