@@ -19,8 +19,10 @@ namespace Unroll.Kernels;
 /// <see cref="Gemm.RunPacked{T}(bool, int, T, ReadOnlySpan{T}, int, GemmPackedB{T}, T, Span{T}, int, bool)"/>
 /// hands to that backend's ordinary GEMM (no saving there beyond the transposition, but the same code works).</para>
 /// <para>Thread safety: after <see cref="Pack(bool, int, int, ReadOnlySpan{T}, int)"/> returns, any number of threads
-/// may run products with it at the same time (it is only read). <c>Pack</c> itself must not run while a product
-/// reads the object. The packed copy does not follow later changes of B: call <c>Pack</c> again after an update.</para>
+/// may run products with it at the same time (its data is only read; a counter that alternates the order in which a
+/// small product visits the panels is updated atomically and does not change any result). <c>Pack</c> itself must not
+/// run while a product reads the object. The packed copy does not follow later changes of B: call <c>Pack</c> again
+/// after an update.</para>
 /// <para>No allocation once warm: the buffer (pinned, 64-byte aligned) is reused whenever the new packing fits.</para>
 /// </remarks>
 public sealed unsafe class GemmPackedB<T> : IPartitionedWork where T : unmanaged, IFloatingPointIeee754<T>
