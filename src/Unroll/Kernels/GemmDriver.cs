@@ -304,40 +304,37 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                         {
                             int m1 = Math.Min(mr, mc - ir);
                             T* ap = aBlock + (nint)ir * kc;
-                            if (init != null)
-                            {
-                                // first depth block with a bias in the accumulators: C = bias + A·B, C not read
-                                if (m1 == mr && n1 == nr) TK.RunFrom(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, init);
-                                else if (half && m1 == mr && n1 * 2 == nr) TK.RunHalfFrom(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, init);
-                                else
-                                {
-                                    if (half) TK.RunHalfFrom(kc, ap, bp, nr, buf.Tile, nr, init);
-                                    else TK.RunFrom(kc, ap, bp, nr, buf.Tile, nr, init);
-                                    StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, T.Zero);
-                                }
-                                continue;
-                            }
-                            if (biasHere) WriteBias(g.Bias + jc + jr, n1, cp + (nint)ir * g.Ldc, g.Ldc, m1);
-                            if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
-                            else if (half)
-                            {
-                                if (m1 == mr && n1 * 2 == nr) TK.RunHalf(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta);
-                                else
-                                {
-                                    TK.RunHalf(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
-                                    StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
-                                }
-                            }
-                            else
-                            {
-                                TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
-                                StoreEdge(buf.Tile, nr, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, beta);
-                            }
+                            if (biasHere && init == null) WriteBias(g.Bias + jc + jr, n1, cp + (nint)ir * g.Ldc, g.Ldc, m1);
+                            RunTile(kc, ap, bp, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, half, beta, init, buf);
                         }
                     }
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// One m1×n1 tile of C at <paramref name="c"/>: C = beta·C + A·B over depth kc (or, with <paramref name="init"/>, C =
+    /// init + A·B, C not read). A full tile runs the kernel in place; a ragged last panel of at most NR/2 columns
+    /// (<paramref name="half"/>) the NR/2-wide kernel, in place when its rows are full and it is exactly NR/2 wide;
+    /// any other edge tile goes through the scratch tile and <see cref="StoreEdge"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunTile(int kc, T* a, T* b, T* c, nint ldc, int m1, int n1, bool half, T beta, T* init, GemmBuffers<T> buf)
+    {
+        int mr = TK.MR, nr = TK.NR;
+        T* t = c;
+        nint ldt = ldc;
+        bool edge = m1 < mr || (half ? n1 * 2 < nr : n1 < nr);
+        if (edge) { t = buf.Tile; ldt = nr; }
+        if (half)
+        {
+            if (init != null) TK.RunHalfFrom(kc, a, b, nr, t, ldt, init);
+            else TK.RunHalf(kc, a, b, nr, t, ldt, edge ? T.Zero : beta);
+        }
+        else if (init != null) TK.RunFrom(kc, a, b, nr, t, ldt, init);
+        else TK.Run(kc, a, b, nr, t, ldt, edge ? T.Zero : beta);
+        if (edge) StoreEdge(buf.Tile, nr, c, ldc, m1, n1, init != null ? T.Zero : beta);
     }
 
     /// <summary>
@@ -378,15 +375,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                 {
                     int m1 = Math.Min(mr, m - ir);
                     T* ap = aBlock + (nint)ir * kc;
-                    T* ct = cp + (nint)ir * g.Ldc;
-                    if (m1 == mr && n1 == nr) TK.Run(kc, ap, bp, nr, ct, g.Ldc, beta);
-                    else if (half && m1 == mr && n1 * 2 == nr) TK.RunHalf(kc, ap, bp, nr, ct, g.Ldc, beta);
-                    else
-                    {
-                        if (half) TK.RunHalf(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
-                        else TK.Run(kc, ap, bp, nr, buf.Tile, nr, T.Zero);
-                        StoreEdge(buf.Tile, nr, ct, g.Ldc, m1, n1, beta);
-                    }
+                    RunTile(kc, ap, bp, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, half, beta, null, buf);
                 }
             }
         }
