@@ -16,7 +16,7 @@ public static class StepProbe
     public static int Run(string[] args)
     {
         int reps = 15, t = 35;
-        bool strided = false, abSweep = false;
+        bool strided = false, abSweep = false, abNext = false;
         double gapUs = 0;
         for (int i = 0; i < args.Length; i++)
             switch (args[i])
@@ -24,12 +24,13 @@ public static class StepProbe
                 case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--t": t = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--strided": strided = true; break;
-                case "--ab-sweep": abSweep = true; break;   // columns: 2 threads panel sweep (default) | 2 threads blocked loop (GemmTuning.SweepMaxRows = 0)
+                case "--ab-sweep": abSweep = true; break;
+                case "--ab-next": abNext = true; break;   // columns: 2 threads, the sweep fetching the next panel into L2 | not (GemmTuning.SweepFetchNext)   // columns: 2 threads panel sweep (default) | 2 threads blocked loop (GemmTuning.SweepMaxRows = 0)
                 case "--gap-us": gapUs = double.Parse(args[++i], CultureInfo.InvariantCulture); break;   // caller-only work between steps (a layer's cell update), not timed   // batch-major (N,T,·) as in the layers: a step's rows T·width apart
                 default: Console.Error.WriteLine($"steps: unknown option '{args[i]}'"); return 2;
             }
         Console.WriteLine($"# {Gemm.Backend.Name}, threads {Gemm.Threads}, {t} steps per repetition, {reps} repetitions alternating, {(strided ? "batch-major (strided) rows" : "contiguous rows")}, {gapUs} µs of caller-only work before each step (not timed); load {TrainBench.LoadAverage()}");
-        Console.WriteLine(abSweep ? "| M | K | N | op | panel sweep GFLOP/s | blocked loop GFLOP/s | ratio |" : "| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
+        Console.WriteLine(abNext ? "| M | K | N | op | fetch next panel GFLOP/s | without GFLOP/s | ratio |" : abSweep ? "| M | K | N | op | panel sweep GFLOP/s | blocked loop GFLOP/s | ratio |" : "| M | K | N | op | 2 threads GFLOP/s | 1 thread GFLOP/s | ratio |");
         int sweepRows = GemmTuning.SweepMaxRows;
         Console.WriteLine("|---|---|---|---|---:|---:|---:|");
         foreach (var (m, k, n, tb) in new[] { (20, 650, 2600, false), (20, 2600, 650, true), (20, 650, 1950, false), (20, 1950, 650, true), (64, 128, 512, false), (64, 512, 128, true) })
@@ -44,6 +45,7 @@ public static class StepProbe
             double Steps(bool par)
             {
                 if (abSweep) { GemmTuning.SweepMaxRows = par ? sweepRows : 0; par = true; }
+                if (abNext) { GemmTuning.SweepFetchNext = par; par = true; }
                 long gemmTicks = 0;
                 for (int s = 0; s < t; s++)
                 {

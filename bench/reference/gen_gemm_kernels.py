@@ -7,10 +7,10 @@
                                                                      # name:MR:vectors:depth-unroll[:a|b] (for probing;
                                                                      # a/b: software prefetch of the A/B stream 8 depth steps ahead)
 """
-def run(L, method, vec, mr, nv, unroll, doc, pf=None, init=False):
+def run(L, method, vec, mr, nv, unroll, doc, pf=None, init=False, nxt=False):
     L.append("    " + doc)
     L.append("    [MethodImpl(MethodImplOptions.AggressiveOptimization)]")
-    L.append(f"    public static void {method}(int kc, T* a, T* b, nint bs, T* c, nint ldc, " + ("T* init)" if init else "T beta)"))
+    L.append(f"    public static void {method}(int kc, T* a, T* b, nint bs, T* c, nint ldc, " + ("T* init)" if init else "T beta, byte* next)" if nxt else "T beta)"))
     L.append("    {")
     L.append(f"        int w = {vec}<T>.Count;")
     L.append("        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.")
@@ -30,6 +30,8 @@ def run(L, method, vec, mr, nv, unroll, doc, pf=None, init=False):
             L.append(indent + f"Sse.Prefetch0(a + {8 * mr});")
         if pf == "b":   # the B micro-panel (streamed from L3 when B is pre-packed and large): 8 depth steps ahead
             L.append(indent + " ".join(f"Sse.Prefetch0(b + 8 * bs + {v} * w);" for v in range(nv)))
+        if nxt:         # one line per depth step of a micro-panel a later call reads, into L2
+            L.append(indent + "Sse.Prefetch1(next); next += 64;")
         L.append(indent + f"a += {mr}; b += bs;")
     p0 = "0"
     if unroll > 1:
@@ -83,6 +85,8 @@ def kernel(name, vec, mr, fma_f, fma_d, isa_check, doc, nv=2, unroll=1, pf=None)
     if len(widths) > 1:
         L.append("")
         run(L, "RunHalf", vec, mr, nv // 2, 1, "/// <inheritdoc cref=\"IMicroKernel{T}.RunHalf\"/>", pf)
+    L.append("")
+    run(L, "RunNext", vec, mr, nv, unroll, "/// <inheritdoc cref=\"IMicroKernel{T}.RunNext\"/>", pf, nxt=True)
     L.append("")
     run(L, "RunFrom", vec, mr, nv, unroll, "/// <inheritdoc cref=\"IMicroKernel{T}.RunFrom\"/>", pf, init=True)
     if len(widths) > 1:

@@ -56,7 +56,8 @@ public class GemmPackedTests
     public void PanelSweepGivesTheBitsOfTheBlockedLoopInEitherDirection()
     {
         // GemmTuning.SweepMaxRows: a small-M product with a pre-packed B runs panel by panel, each panel through all
-        // depth blocks, the panels visited in alternating directions (GemmPackedB.NextSweepReversed). Each C tile
+        // depth blocks, the panels visited in alternating directions (GemmPackedB.NextSweepReversed), full tiles by the
+        // kernels' RunNext (which also fetch the next panel into L2: GemmTuning.SweepFetchNext). Each C tile
         // gets the same kernel calls in the same depth order as in the blocked loop: the bits must be equal, for
         // ragged panels (half and edge tiles), several depth blocks, beta 0 (NaN in C) and 1, on one and two threads.
         var be = ManagedGemm.Instance;

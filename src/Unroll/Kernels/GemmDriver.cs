@@ -28,6 +28,11 @@ internal unsafe interface IMicroKernel<T> where T : unmanaged, IFloatingPointIee
     /// NR values must be readable) and C is only written, not read.
     /// </summary>
     static abstract void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init);
+    /// <summary>
+    /// As <see cref="Run"/>, and fetches into L2 one 64-byte line per depth step from <paramref name="next"/> on (kc
+    /// lines): part of a micro-panel a later call will read, while this call's FMAs hide the latency.
+    /// </summary>
+    static abstract void RunNext(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta, byte* next);
     /// <summary>As <see cref="RunHalf"/> with C = init + A·B (init: NR/2 values readable).</summary>
     static abstract void RunHalfFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init);
 }
@@ -75,6 +80,9 @@ internal unsafe struct ScalarKernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put2(c, c20, c21, beta); c += ldc;
         Put2(c, c30, c31, beta);
     }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunNext"/>
+    public static void RunNext(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta, byte* next) => Run(kc, a, b, bs, c, ldc, beta);
 
     /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
     public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
@@ -141,6 +149,12 @@ internal static class GemmTuning
     /// anyway: 0.95 NN, 1.07 NT, nothing to gain).
     /// </summary>
     public static int SweepMaxRows = int.TryParse(Environment.GetEnvironmentVariable("UNROLL_GEMM_SWEEP_ROWS"), out var sw) ? sw : 32;
+    /// <summary>
+    /// Panel sweep: each full-tile kernel call of one panel fetches a part of the next panel's micro-panel of the same
+    /// depth block into L2 (<c>IMicroKernel.RunNext</c>), so the packed W_h streams from L3 ahead of its use
+    /// (<c>UNROLL_GEMM_SWEEP_NEXT=0</c>: off, for A/B measurements; `steps --ab-next`).
+    /// </summary>
+    public static bool SweepFetchNext = Environment.GetEnvironmentVariable("UNROLL_GEMM_SWEEP_NEXT") != "0";
     /// <summary>
     /// A bias (GemmArgs.Bias) starts the accumulators of each tile's first depth block (<c>RunFrom</c>) instead of being
     /// copied into the C tile first (<c>UNROLL_GEMM_BIAS_REGS=0</c>: the copy, for A/B measurements).
@@ -350,7 +364,8 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
     /// NR-column panel of [c0, c1) — last to first when <see cref="GemmArgs{T}.ReversePanels"/> — the depth blocks in
     /// order, each over all row panels. Every C tile gets the same kernel calls in the same depth order as in the
     /// blocked loop, so the bits are the same; the C tile stays in L1 across the depth blocks, and W_h's panels are
-    /// read in one sweep whose direction the caller can alternate (see <see cref="GemmArgs{T}.ReversePanels"/>).
+    /// read in one sweep whose direction the caller can alternate (see <see cref="GemmArgs{T}.ReversePanels"/>), the
+    /// next panel fetched into L2 by the current one's kernel calls (<see cref="GemmTuning.SweepFetchNext"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SweepPanels(in GemmArgs<T> g, int r0, int r1, int c0, int c1, int kcStep, int mPad, GemmBuffers<T> buf)
@@ -362,6 +377,7 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         for (int q = 0; q < panels; q++)
         {
             int jr = c0 + (g.ReversePanels ? panels - 1 - q : q) * nr;
+            int jrNext = q + 1 < panels && GemmTuning.SweepFetchNext ? c0 + (g.ReversePanels ? panels - 2 - q : q + 1) * nr : -1;
             int n1 = Math.Min(nr, c1 - jr);
             bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;
             T* cp = g.C + (nint)r0 * g.Ldc + jr;
@@ -371,11 +387,17 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
                 T beta = pc == 0 ? g.Beta : T.One;
                 T* bp = g.PackedB + (nint)pc * g.PackedNPad + (nint)(g.PackedCol0 + jr) * kc;
                 T* aBlock = buf.A + (nint)pc * mPad;
-                for (int ir = 0; ir < m; ir += mr)
+                // The next panel's micro-panel of this depth block (kc·NR values: 2·kc lines for NR = 32 floats): the
+                // first full-tile call fetches its first kc lines into L2, the second call the other kc.
+                byte* next = jrNext >= 0 ? (byte*)(g.PackedB + (nint)pc * g.PackedNPad + (nint)(g.PackedCol0 + jrNext) * kc) : null;
+                int lines = kc * nr * sizeof(T) / 64;
+                for (int ir = 0, call = 0; ir < m; ir += mr, call++)
                 {
                     int m1 = Math.Min(mr, m - ir);
                     T* ap = aBlock + (nint)ir * kc;
-                    RunTile(kc, ap, bp, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, half, beta, null, buf);
+                    if (next != null && m1 == mr && n1 == nr && (call + 1) * kc <= lines)
+                        TK.RunNext(kc, ap, bp, nr, cp + (nint)ir * g.Ldc, g.Ldc, beta, next + (nint)call * kc * 64);
+                    else RunTile(kc, ap, bp, cp + (nint)ir * g.Ldc, g.Ldc, m1, n1, half, beta, null, buf);
                 }
             }
         }

@@ -112,6 +112,43 @@ internal unsafe struct Avx512Kernel<T> : IMicroKernel<T> where T : unmanaged, IF
         Put1(c, c90, beta);
     }
 
+    /// <inheritdoc cref="IMicroKernel{T}.RunNext"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunNext(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta, byte* next)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 10; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z = Vector512<T>.Zero;
+        Vector512<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); c61 = F(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); c71 = F(av, b1, c71); }
+            { var av = Vector512.Create(a[8]); c80 = F(av, b0, c80); c81 = F(av, b1, c81); }
+            { var av = Vector512.Create(a[9]); c90 = F(av, b0, c90); c91 = F(av, b1, c91); }
+            Sse.Prefetch1(next); next += 64;
+            a += 10; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta); c += ldc;
+        Put2(c, c80, c81, beta); c += ldc;
+        Put2(c, c90, c91, beta);
+    }
+
     /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
@@ -284,6 +321,39 @@ internal unsafe struct Avx512Kernel8<T> : IMicroKernel<T> where T : unmanaged, I
         Put1(c, c70, beta);
     }
 
+    /// <inheritdoc cref="IMicroKernel{T}.RunNext"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunNext(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta, byte* next)
+    {
+        int w = Vector512<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 8; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z = Vector512<T>.Zero;
+        Vector512<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z, c60 = z, c61 = z, c70 = z, c71 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b + 0 * w); var b1 = Vector512.Load(b + 1 * w);
+            { var av = Vector512.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector512.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector512.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector512.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector512.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector512.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            { var av = Vector512.Create(a[6]); c60 = F(av, b0, c60); c61 = F(av, b1, c61); }
+            { var av = Vector512.Create(a[7]); c70 = F(av, b0, c70); c71 = F(av, b1, c71); }
+            Sse.Prefetch1(next); next += 64;
+            a += 8; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta); c += ldc;
+        Put2(c, c60, c61, beta); c += ldc;
+        Put2(c, c70, c71, beta);
+    }
+
     /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunFrom(int kc, T* a, T* b, nint bs, T* c, nint ldc, T* init)
@@ -438,6 +508,35 @@ internal unsafe struct Avx2Kernel<T> : IMicroKernel<T> where T : unmanaged, IFlo
         Put1(c, c30, beta); c += ldc;
         Put1(c, c40, beta); c += ldc;
         Put1(c, c50, beta);
+    }
+
+    /// <inheritdoc cref="IMicroKernel{T}.RunNext"/>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunNext(int kc, T* a, T* b, nint bs, T* c, nint ldc, T beta, byte* next)
+    {
+        int w = Vector256<T>.Count;
+        // Start fetching the C tile now; it is read (beta != 0) or written only after the depth loop.
+        for (int i = 0; i < 6; i++) { Sse.Prefetch0(c + i * ldc); Sse.Prefetch0(c + i * ldc + 2 * w - 1); }
+        var z = Vector256<T>.Zero;
+        Vector256<T> c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector256.Load(b + 0 * w); var b1 = Vector256.Load(b + 1 * w);
+            { var av = Vector256.Create(a[0]); c00 = F(av, b0, c00); c01 = F(av, b1, c01); }
+            { var av = Vector256.Create(a[1]); c10 = F(av, b0, c10); c11 = F(av, b1, c11); }
+            { var av = Vector256.Create(a[2]); c20 = F(av, b0, c20); c21 = F(av, b1, c21); }
+            { var av = Vector256.Create(a[3]); c30 = F(av, b0, c30); c31 = F(av, b1, c31); }
+            { var av = Vector256.Create(a[4]); c40 = F(av, b0, c40); c41 = F(av, b1, c41); }
+            { var av = Vector256.Create(a[5]); c50 = F(av, b0, c50); c51 = F(av, b1, c51); }
+            Sse.Prefetch1(next); next += 64;
+            a += 6; b += bs;
+        }
+        Put2(c, c00, c01, beta); c += ldc;
+        Put2(c, c10, c11, beta); c += ldc;
+        Put2(c, c20, c21, beta); c += ldc;
+        Put2(c, c30, c31, beta); c += ldc;
+        Put2(c, c40, c41, beta); c += ldc;
+        Put2(c, c50, c51, beta);
     }
 
     /// <inheritdoc cref="IMicroKernel{T}.RunFrom"/>
