@@ -193,7 +193,7 @@ public static class GemmBench
         return 0;
     }
 
-    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..,cachea=..,split=..,pf=..,half=..,sb=..,camax=..,ds=0|1,t16=0|1,pa=..</c>), swapped in around each call.</summary>
+    /// <summary>The managed backend with other blocking parameters (<c>--ab kc=..,a=..,b=..,cachea=..,split=..,pf=..,half=..,sb=..,camax=..,ds=0|1,t16=0|1,pa=..,pamin=bytes</c>), swapped in around each call.</summary>
     private sealed class TunedManaged : IGemmBackend
     {
         private readonly int _kc = GemmTuning.KC, _a = GemmTuning.ABlockBytes, _b = GemmTuning.BPanelBytes;
@@ -202,6 +202,7 @@ public static class GemmBench
         private readonly int _split = GemmTuning.Split, _pf = GemmTuning.PackPrefetchRows;
         private readonly bool _ds = ManagedGemm.DepthSplit, _t16 = GemmTuning.Transpose16;
         private readonly int _pa = GemmTuning.PackAheadRows;
+        private readonly long _pamin = GemmTuning.PackAheadMinBytes;
         public string Name { get; }
 
         public TunedManaged(string spec)
@@ -224,20 +225,21 @@ public static class GemmBench
                     case "ds": _ds = v != 0; break;
                     case "t16": _t16 = v != 0; break;
                     case "pa": _pa = v; break;
+                    case "pamin": _pamin = v; break;
                     default: throw new ArgumentException($"gemm --ab: unknown key {key}");
                 }
             }
         }
 
-        private (int, int, int, bool, int, int, bool, int, int, bool, bool, int) Swap()
+        private (int, int, int, bool, int, int, bool, int, int, bool, bool, int, long) Swap()
         {
-            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows);
-            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax, _ds, _t16, _pa));
+            var old = (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows, GemmTuning.PackAheadMinBytes);
+            Restore((_kc, _a, _b, _cacheA, _split, _pf, _half, _sb, _camax, _ds, _t16, _pa, _pamin));
             return old;
         }
 
-        private static void Restore((int, int, int, bool, int, int, bool, int, int, bool, bool, int) t) =>
-            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows) = t;
+        private static void Restore((int, int, int, bool, int, int, bool, int, int, bool, bool, int, long) t) =>
+            (GemmTuning.KC, GemmTuning.ABlockBytes, GemmTuning.BPanelBytes, GemmTuning.CacheA, GemmTuning.Split, GemmTuning.PackPrefetchRows, GemmTuning.HalfEdge, GemmTuning.SingleBlockMaxK, GemmTuning.CacheAMaxElements, ManagedGemm.DepthSplit, GemmTuning.Transpose16, GemmTuning.PackAheadRows, GemmTuning.PackAheadMinBytes) = t;
 
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
