@@ -57,44 +57,64 @@ public class GemmPackedTests
     {
         // GemmTuning.SweepMaxRows: a small-M product with a pre-packed B runs panel by panel, each panel through all
         // depth blocks, the panels visited in alternating directions (GemmPackedB.NextSweepReversed), full tiles by the
-        // kernels' RunNext (which also fetch the next panel into L2: GemmTuning.SweepFetchNext). Each C tile
-        // gets the same kernel calls in the same depth order as in the blocked loop: the bits must be equal, for
-        // ragged panels (half and edge tiles), several depth blocks, beta 0 (NaN in C) and 1, on one and two threads.
-        var be = ManagedGemm.Instance;
+        // kernels' RunNext when GemmTuning.SweepFetchNext (which also fetch the next panel into L2). Each C tile gets
+        // the same kernel calls in the same depth order as in the blocked loop: the bits must be equal, for ragged
+        // panels (half and edge tiles), several depth blocks, beta 0 (NaN in C) and 1, one and two threads, float and
+        // double, with and without the fetch.
         var rng = new Rng(43);
-        foreach (var (m, n, k) in new[] { (20, 650, 650), (20, 97, 300), (7, 31, 520), (13, 48, 17), (1, 1, 1), (64, 130, 300), (20, 2600, 257) })
-            foreach (bool tb in new[] { false, true })
-                foreach (float beta in new[] { 0f, 1f })
-                {
-                    var a = GemmCheck.Random<float>(rng, m * k);
-                    var b = GemmCheck.Random<float>(rng, k * n);
-                    var c0 = GemmCheck.Random<float>(rng, m * n);
-                    if (beta == 0f) Array.Fill(c0, float.NaN);
-                    var packed = new GemmPackedB<float>();
-                    packed.Pack(be, tb, k, n, b, tb ? k : n);
-                    var expect = (float[])c0.Clone();
-                    int saved = GemmTuning.SweepMaxRows;
-                    try
-                    {
-                        GemmTuning.SweepMaxRows = 0;                    // the blocked loop
-                        using (Gemm.Serial()) Gemm.RunPacked(be, false, m, 0.5f, a, k, packed, beta, expect, n);
-                        GemmTuning.SweepMaxRows = 64;
-                        for (int call = 0; call < 4; call++)            // forward, reversed, forward, reversed; 1 and 2 threads
+        bool savedNext = GemmTuning.SweepFetchNext;
+        try
+        {
+            foreach (bool next in new[] { true, false })
+            {
+                GemmTuning.SweepFetchNext = next;
+                foreach (var (m, n, k) in new[] { (20, 650, 650), (20, 97, 300), (7, 31, 520), (13, 48, 17), (1, 1, 1), (64, 130, 300), (20, 2600, 257) })
+                    foreach (bool tb in new[] { false, true })
+                        foreach (double beta in new[] { 0.0, 1.0 })
                         {
-                            var got = (float[])c0.Clone();
-                            if (call < 2) using (Gemm.Serial()) Gemm.RunPacked(be, false, m, 0.5f, a, k, packed, beta, got, n);
-                            else Gemm.RunPacked(be, false, m, 0.5f, a, k, packed, beta, got, n);
-                            for (int i = 0; i < got.Length; i++)
-                                Assert.True(BitConverter.SingleToInt32Bits(got[i]) == BitConverter.SingleToInt32Bits(expect[i]),
-                                    $"({m},{n},{k}) tb={tb} beta={beta} call {call}: C[{i}] = {got[i]}, blocked loop {expect[i]}");
+                            SweepCase<float>(rng, m, n, k, tb, beta, next);
+                            if (m * n * k < 200_000) SweepCase<double>(rng, m, n, k, tb, beta, next);
                         }
-                    }
-                    finally { GemmTuning.SweepMaxRows = saved; }
-                    var reference = (float[])c0.Clone();
-                    if (beta == 0f) Array.Fill(reference, 0f);
-                    ReferenceGemm.Instance.Gemm(false, tb, m, n, k, 0.5f, a, k, b, tb ? k : n, beta, reference, n);
-                    GemmCheck.AssertClose($"panel sweep ({m},{n},{k}) tb={tb} beta={beta}", a, k, b, tb ? k : n, c0, reference, expect, false, tb, m, n, k, n, 0.5, beta, beta == 0f);
-                }
+            }
+        }
+        finally { GemmTuning.SweepFetchNext = savedNext; }
+    }
+
+    private static void SweepCase<T>(Rng rng, int m, int n, int k, bool tb, double betaD, bool next) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var be = ManagedGemm.Instance;
+        T alpha = T.CreateChecked(0.5), beta = T.CreateChecked(betaD);
+        var a = GemmCheck.Random<T>(rng, m * k);
+        var b = GemmCheck.Random<T>(rng, k * n);
+        var c0 = GemmCheck.Random<T>(rng, m * n);
+        if (betaD == 0) Array.Fill(c0, T.NaN);
+        var packed = new GemmPackedB<T>();
+        packed.Pack(be, tb, k, n, b, tb ? k : n);
+        var expect = (T[])c0.Clone();
+        int saved = GemmTuning.SweepMaxRows;
+        try
+        {
+            GemmTuning.SweepMaxRows = 0;                    // the blocked loop
+            using (Gemm.Serial()) Gemm.RunPacked(be, false, m, alpha, a, k, packed, beta, expect, n);
+            GemmTuning.SweepMaxRows = 64;
+            for (int call = 0; call < 4; call++)            // forward, reversed, forward, reversed; 1 and 2 threads
+            {
+                var got = (T[])c0.Clone();
+                if (call < 2) using (Gemm.Serial()) Gemm.RunPacked(be, false, m, alpha, a, k, packed, beta, got, n);
+                else Gemm.RunPacked(be, false, m, alpha, a, k, packed, beta, got, n);
+                for (int i = 0; i < got.Length; i++)
+                    Assert.True(BitConverter.DoubleToInt64Bits(double.CreateChecked(got[i])) == BitConverter.DoubleToInt64Bits(double.CreateChecked(expect[i])),
+                        $"{typeof(T).Name} ({m},{n},{k}) tb={tb} beta={betaD} fetch={next} call {call}: C[{i}] = {got[i]}, blocked loop {expect[i]}");
+            }
+        }
+        finally { GemmTuning.SweepMaxRows = saved; }
+        var reference = (T[])c0.Clone();
+        if (betaD == 0) Array.Fill(reference, T.Zero);
+        if (typeof(T) == typeof(float))
+            ReferenceGemm.Instance.Gemm(false, tb, m, n, k, 0.5f, (float[])(object)a, k, (float[])(object)b, tb ? k : n, (float)betaD, (float[])(object)reference, n);
+        else
+            ReferenceGemm.Instance.Gemm(false, tb, m, n, k, 0.5, (double[])(object)a, k, (double[])(object)b, tb ? k : n, betaD, (double[])(object)reference, n);
+        GemmCheck.AssertClose($"panel sweep {typeof(T).Name} ({m},{n},{k}) tb={tb} beta={betaD}", a, k, b, tb ? k : n, c0, reference, expect, false, tb, m, n, k, n, 0.5, betaD, betaD == 0);
     }
 
     [Theory]
