@@ -63,8 +63,10 @@ public class GemmPackedTests
         // double, with and without the fetch.
         var rng = new Rng(43);
         bool savedNext = GemmTuning.SweepFetchNext;
+        long savedMin = GemmTuning.SweepFetchMinBytes;
         try
         {
+            GemmTuning.SweepFetchMinBytes = 0;                  // fetch for every size here, so small and double cases run RunNext
             foreach (bool next in new[] { true, false })
             {
                 GemmTuning.SweepFetchNext = next;
@@ -77,7 +79,7 @@ public class GemmPackedTests
                         }
             }
         }
-        finally { GemmTuning.SweepFetchNext = savedNext; }
+        finally { GemmTuning.SweepFetchNext = savedNext; GemmTuning.SweepFetchMinBytes = savedMin; }
     }
 
     private static void SweepCase<T>(Rng rng, int m, int n, int k, bool tb, double betaD, bool next) where T : unmanaged, IFloatingPointIeee754<T>

@@ -155,6 +155,8 @@ internal static class GemmTuning
     /// (<c>UNROLL_GEMM_SWEEP_NEXT=0</c>: off, for A/B measurements; `steps --ab-next`).
     /// </summary>
     public static bool SweepFetchNext = Environment.GetEnvironmentVariable("UNROLL_GEMM_SWEEP_NEXT") != "0";
+    /// <summary>See <see cref="SweepFetchNext"/>: only for a packed B of at least this many bytes (one L2's worth: 1 MiB per thread's half and more).</summary>
+    public static long SweepFetchMinBytes = 1 << 20;
     /// <summary>
     /// A bias (GemmArgs.Bias) starts the accumulators of each tile's first depth block (<c>RunFrom</c>) instead of being
     /// copied into the C tile first (<c>UNROLL_GEMM_BIAS_REGS=0</c>: the copy, for A/B measurements).
@@ -374,10 +376,12 @@ internal static unsafe class GemmDriver<T, TK> where T : unmanaged, IFloatingPoi
         for (int pc = 0; pc < g.K; pc += kcStep)
             PackA(g, r0, m, pc, Math.Min(kcStep, g.K - pc), buf.A + (nint)pc * mPad);
         int panels = (c1 - c0 + nr - 1) / nr;
+        // Fetch ahead only a packed B too large to stay in L2 (C1's W_h of 100×400 is 160 KB: nothing to gain).
+        bool fetch = GemmTuning.SweepFetchNext && (long)g.K * g.PackedNPad * sizeof(T) >= GemmTuning.SweepFetchMinBytes;
         for (int q = 0; q < panels; q++)
         {
             int jr = c0 + (g.ReversePanels ? panels - 1 - q : q) * nr;
-            int jrNext = q + 1 < panels && GemmTuning.SweepFetchNext ? c0 + (g.ReversePanels ? panels - 2 - q : q + 1) * nr : -1;
+            int jrNext = q + 1 < panels && fetch ? c0 + (g.ReversePanels ? panels - 2 - q : q + 1) * nr : -1;
             int n1 = Math.Min(nr, c1 - jr);
             bool half = n1 * 2 <= nr && GemmTuning.HalfEdge;
             T* cp = g.C + (nint)r0 * g.Ldc + jr;
