@@ -337,6 +337,39 @@ public class GemmPackedTests
     }
 
     [Fact]
+    public void AThreadWhoseFirstProductIsASweepDoesNotGrowItsBuffersLater()
+    {
+        // GemmBuffers are per thread and allocated once at their largest size. The panel sweep asks for a smaller
+        // scratch tile than the blocked loop (MR×NR against MR×NR + NR): a pool worker whose first product was a
+        // sweep then grew its tile on its first blocked product — inside a timed loop once (206 B per update, C4).
+        var be = ManagedGemm.Instance;
+        var rng = new Rng(18);
+        int m = 20, n = 650, k = 300;
+        var a = GemmCheck.Random<float>(rng, m * k);
+        var b = GemmCheck.Random<float>(rng, k * n);
+        var c = new float[m * n];
+        var packed = new GemmPackedB<float>();
+        packed.Pack(be, false, k, n, b, n);
+        var a2 = GemmCheck.Random<float>(rng, 130 * 70);
+        var b2 = GemmCheck.Random<float>(rng, 70 * 45);
+        var bias = GemmCheck.Random<float>(rng, 45);
+        var c2 = new float[130 * 45];
+        void Blocked() { using (Gemm.Serial()) Gemm.RunBias<float>(false, false, 130, 45, 70, 1f, a2, 70, b2, 45, bias, c2, 45); }
+        Blocked();                                            // JIT and type initialisation, on this thread
+        long grown = -1;
+        var t = new Thread(() =>
+        {
+            using (Gemm.Serial()) Gemm.RunPacked<float>(be, false, m, 1f, a, k, packed, 0f, c, n);   // first product: a sweep
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Blocked();                                        // then a blocked product with a ragged, biased last panel
+            grown = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        t.Start();
+        t.Join();
+        Assert.True(grown == 0, $"{grown} bytes allocated by the first blocked product after a sweep on a fresh thread");
+    }
+
+    [Fact]
     public void RepackAndRunDoNotAllocate()
     {
         var be = ManagedGemm.Instance;

@@ -220,6 +220,8 @@ internal sealed unsafe class GemmBuffers<T> where T : unmanaged
     public static GemmBuffers<T> Current => t_current ??= new GemmBuffers<T>();
 
     private T[]? _a, _b, _t;
+    /// <summary>Elements of the first scratch tile: more than any kernel's MR×NR + NR (AVX-512 doubles: 10×16 + 16; floats 10×32 + 32).</summary>
+    private const int MaxTile = 1024;
     public T* A, B, Tile;
 
     public void Ensure(int aLen, int bLen, int tileLen)
@@ -230,7 +232,10 @@ internal sealed unsafe class GemmBuffers<T> where T : unmanaged
         // allocation-free training loop. Only a cached A (GemmTuning.CacheA, up to CacheAMaxElements) grows beyond.
         if (_a is null || _a.Length < aLen + 64) A = Alloc(ref _a, Math.Max(aLen, GemmTuning.ABlockBytes / sizeof(T) * 5 / 4));
         if (_b is null || _b.Length < bLen + 64) B = Alloc(ref _b, Math.Max(bLen, GemmTuning.BPanelBytes / sizeof(T) * 5 / 4));
-        if (_t is null || _t.Length < tileLen + 64) Tile = Alloc(ref _t, tileLen);
+        // The scratch tile too: the panel sweep asks for MR×NR, the blocked loop for MR×NR + NR (a padded bias row),
+        // and a worker whose first product was a sweep must not grow it later inside a timed loop (a C4 run once
+        // showed 206 B per update on a worker thread).
+        if (_t is null || _t.Length < tileLen + 64) Tile = Alloc(ref _t, Math.Max(tileLen, MaxTile));
     }
 
     private static T* Alloc(ref T[]? arr, int len)
