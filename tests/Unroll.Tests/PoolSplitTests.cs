@@ -4,8 +4,9 @@ using Unroll.Tensors;
 
 namespace Unroll.Tests;
 
-/// <summary>Runs alone, not beside other test classes: its members set the global <see cref="Gemm.Threads"/> and need
-/// the shared worker pool free, which a test in another class may hold (the pool then runs work on the caller alone).</summary>
+/// <summary>Runs alone, not beside other test classes: its members set the global <see cref="Gemm.Threads"/>, need
+/// the shared worker pool free, which a test in another class may hold (the pool then runs work on the caller alone),
+/// or switch a process-wide setting that changes the bits of other tests' results (<see cref="GemmBiasTests"/>).</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class PoolAloneCollection { public const string Name = "worker pool, alone"; }
 
