@@ -65,17 +65,20 @@ public sealed class ManagedGemm : IGemmBackend
         => Run(_jobD, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
     /// <summary>
-    /// C (m × n) ← alpha·op(A)·op(B) + 1·biasᵀ: <paramref name="bias"/> (n) added to every row of the product, written
-    /// into each C tile just before its first depth block (see <see cref="GemmArgs{T}.Bias"/>) — no broadcast pass over C
-    /// and no read of C from memory. Arguments as <see cref="IGemmBackend.Gemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>;
+    /// C (m × n) ← alpha·op(A)·op(B) + 1·biasᵀ: <paramref name="bias"/> (n) added to every row of the product inside each
+    /// C tile's first depth block (see <see cref="GemmArgs{T}.Bias"/>) — no broadcast pass over C and no read of C from
+    /// memory. Arguments as <see cref="IGemmBackend.Gemm(bool, bool, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int)"/>;
     /// bias.Length = n, checked by the caller (<see cref="Kernels.Gemm.RunBias{T}"/>).
     /// </summary>
     internal void GemmBias<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
                               ReadOnlySpan<T> b, int ldb, ReadOnlySpan<T> bias, Span<T> c, int ldc) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
-        Run(job, transA, transB, m, n, k, alpha, a, lda, b, ldb, T.Zero, c, ldc, bias);
+        Run(JobFor<T>(), transA, transB, m, n, k, alpha, a, lda, b, ldb, T.Zero, c, ldc, bias);
     }
+
+    /// <summary>The reusable work item for element type <typeparamref name="T"/> (float or double).</summary>
+    private Job<T> JobFor<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
 
     private unsafe void Run<T>(Job<T> job, bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
                                ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, ReadOnlySpan<T> bias = default)
@@ -169,8 +172,7 @@ public sealed class ManagedGemm : IGemmBackend
                 PackedB = b.Data, PackedKc = b.KcStep, PackedNPad = b.NPad, PackedCol0 = j0,
                 ReversePanels = b.NextSweepReversed(),
             };
-            Job<T> job = typeof(T) == typeof(float) ? (Job<T>)(object)_jobF : (Job<T>)(object)_jobD;
-            Execute(job, g, parallel);
+            Execute(JobFor<T>(), g, parallel);
         }
     }
 

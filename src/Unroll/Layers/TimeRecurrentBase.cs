@@ -504,14 +504,14 @@ public abstract class TimeRecurrentBase<T> : IRecurrentLayer<T>, IPartitionedWor
     /// dest = xs·Wx + b for all N·T rows as ONE GEMM (dest is (N,T,kH)). For narrow inputs (D &lt; 32, e.g. the
     /// adding problem's D = 2) the bias is folded into the product, [xs | 1]·[Wx ; b] with depth D+1, so the
     /// (N·T)×kH result is written once instead of written, then read and rewritten by a bias pass; for wide inputs
-    /// <see cref="Gemm.RunBias{T}"/> writes b into each tile of the product just before the tile is computed.
+    /// <see cref="Gemm.RunBias{T}"/> adds b inside each tile of the product (its kernel's accumulators start from b).
     /// </summary>
     private protected void ProjectInputs(Tensor<T> xs, Tensor<T> dest, int n, int t)
     {
         int rows = n * t;
         if (FoldBias)
             RowOps.AffineFoldedBias<T>(xs.Span, rows, D, Wx.Value.Span, B.Value.Span, K, dest.Span, ref _xsAug, ref _wAug);
-        else Gemm.RunBias(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, B.Value.Span, dest.Span, K);   // xs·Wx + b, b written into the tiles
+        else Gemm.RunBias(false, false, rows, K, D, T.One, xs.Span, D, Wx.Value.Span, K, B.Value.Span, dest.Span, K);   // xs·Wx + b, b added inside the tiles
     }
 
     /// <summary>The rows r0.. of h_{step−1} (h0 at step 0) as a GEMM operand: (span, leading dimension).</summary>

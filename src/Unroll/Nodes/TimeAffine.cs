@@ -53,9 +53,10 @@ public sealed class TimeAffine<T> : INode<T> where T : unmanaged, IFloatingPoint
         _x = xs;
         var y = Workspace.Ensure(ref _y, xs.Dim(0), xs.Dim(1), OutputSize);
         int rows = xs.Dim(0) * xs.Dim(1), d = InputSize, o = OutputSize;
-        // ys = xs · W + b (or xs · Wᵀ + b), N·T rows: the managed GEMM writes b into each tile of ys just before the
-        // tile's product (no broadcast pass over the 28 MB of an LM's logits, which a beta = 1 product then read back;
-        // for a narrow D also faster than folding b into the depth, [xs | 1]·[W ; b], which copied W every call)
+        // ys = xs · W + b (or xs · Wᵀ + b), N·T rows: the managed GEMM adds b inside each tile of ys, its kernel's
+        // accumulators starting from it (no broadcast pass over the 28 MB of an LM's logits, which a beta = 1 product
+        // then read back; for a narrow D also faster than folding b into the depth, [xs | 1]·[W ; b], which copied W
+        // every call)
         Gemm.RunBias(false, TransposeW, rows, o, d, T.One, xs.Span, d, W.Value.Span, TransposeW ? d : o, B.Value.Span, y.Span, o);
         return y;
     }
