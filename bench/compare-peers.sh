@@ -5,8 +5,12 @@
 #
 # usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
 #                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl] [--pytorch]
+#                               [--probe]
 #        --pytorch: also run the PyTorch peer (Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX, flush-denormal on ADD)
 #                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
+#        --probe:   before the first run and after every run, measure the host's FMA rate now (Unroll.Bench hostpeak:
+#                   the microkernel on both cores at once for 1 s) and record it with each run (host_before,
+#                   host_after); a second table then shows each config's ratio in the rounds on a faster and a slower host
 #        bench/compare-peers.sh --table-only results.jsonl [more.jsonl ...]
 #                   (re-print the table of earlier runs; the rounds of each further file are numbered after the
 #                   previous file's, so runs are paired only within their own invocation)
@@ -25,7 +29,7 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""; TABLE_ONLY=(); PYTORCH=""
+OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,7 +45,8 @@ while [ $# -gt 0 ]; do
                   while [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; do TABLE_ONLY+=("$1"); shift; done
                   [ ${#TABLE_ONLY[@]} -gt 0 ] || { echo "compare-peers.sh: --table-only needs a results file" >&2; exit 2; } ;;
     --pytorch) PYTORCH=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --probe) PROBE=1; shift ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -65,6 +70,24 @@ jq -s -r --arg configs "$CONFIGS" '
   | ($pairs | map(r2) | join(", ")) as $rr
   | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
   | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if ($pairs | length) > 0 then ($pairs | med | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
+' "$OUT"
+jq -e -s 'any(.[]; .host_before != null)' "$OUT" >/dev/null || return 0
+echo
+echo "Host speed (--probe; GFLOP/s of the microkernel on both cores at once, the mean of the probes before, between and after a round's two runs) and the ratio in the rounds on the faster and the slower half of the host's speeds:"
+echo
+echo "| config | rounds | host GFLOP/s (min–median–max) | Unroll/TorchSharp, faster-host half | Unroll/TorchSharp, slower-host half |"
+echo "|---|---:|---|---:|---:|"
+jq -s -r --arg configs "$CONFIGS" '
+  def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+  def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
+  . as $all
+  | ($configs | split(" ") | map(select(length > 0)))[] as $c
+  | ($all | map(select(.config == $c and .host_before != null))) as $rows
+  | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round)
+      | {host: (($x.host_before + $x.host_after + .host_after) / 3), ratio: (.median_ms / $x.median_ms)} ]
+  | sort_by(.host) as $p | ($p | length) as $n | select($n > 0)
+  | ($n / 2 | floor) as $h
+  | "| \($c) | \($n) | \($p[0].host | round)–\($p | map(.host) | med | round)–\($p[-1].host | round) | \($p[($n - $h):] | map(.ratio) | med | r2)× | \($p[:$h] | map(.ratio) | med | r2)× |"
 ' "$OUT"
 }
 if [ ${#TABLE_ONLY[@]} -gt 0 ]; then
@@ -112,17 +135,28 @@ echo "# rounds $ROUNDS, configs: $CONFIGS, args: ${common[*]}; results: $OUT"
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
+probe() {  # the host's two-core FMA rate now (GFLOP/s), or "null" without --probe
+  if [ -z "$PROBE" ]; then echo null; return; fi
+  "$UNROLL" hostpeak --threads "$THREADS" --ms 1000 | sed -n 's/^RESULT //p' | jq .gflops_total
+}
+LAST_PROBE=""
+
 run_one() {  # impl round config cmd...
   local impl=$1 round=$2 cfg=$3; shift 3
-  local before after log res
+  local before after log res hb ha
+  hb=${LAST_PROBE:-$(probe)}
   before=$(loadavg)
   log=$("$@" 2>&1) || { echo "FAILED: $*" >&2; echo "$log" | tail -5 >&2; return 1; }
   after=$(loadavg)
+  ha=$(probe); LAST_PROBE=$ha
   res=$(echo "$log" | sed -n 's/^RESULT //p' | tail -1)
   echo "$res" | jq -c --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
-    '. + {impl: $impl, config: $cfg, round: ($round|tonumber), load_before: $lb, load_after: $la}' >> "$OUT"
+    --argjson hb "$hb" --argjson ha "$ha" \
+    '. + {impl: $impl, config: $cfg, round: ($round|tonumber), load_before: $lb, load_after: $la}
+       + (if $hb != null then {host_before: $hb, host_after: $ha} else {} end)' >> "$OUT"
   echo "$res" | jq -r --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
-    '"round \($round) \($cfg) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)"'
+    --argjson hb "$hb" --argjson ha "$ha" \
+    '"round \($round) \($cfg) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)\(if $hb != null then "   host \($hb) -> \($ha) GFLOP/s" else "" end)"'
 }
 
 for r in $(seq 1 "$ROUNDS"); do
