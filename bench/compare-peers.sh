@@ -10,7 +10,8 @@
 #                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
 #        --probe:   before the first run and after every run, measure the host's FMA rate now (Unroll.Bench hostpeak:
 #                   the microkernel on both cores at once for 1 s) and record it with each run (host_before,
-#                   host_after); a second table then shows each config's ratio in the rounds on a faster and a slower host
+#                   host_after, and per thread: host_before_threads, host_after_threads — one core is often slowed
+#                   alone); a second table then shows each config's ratio in the rounds on a faster and a slower host
 #        bench/compare-peers.sh --table-only results.jsonl [more.jsonl ...]
 #                   (re-print the table of earlier runs; the rounds of each further file are numbered after the
 #                   previous file's, so runs are paired only within their own invocation)
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
                   [ ${#TABLE_ONLY[@]} -gt 0 ] || { echo "compare-peers.sh: --table-only needs a results file" >&2; exit 2; } ;;
     --pytorch) PYTORCH=1; shift ;;
     --probe) PROBE=1; shift ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -87,7 +88,8 @@ jq -s -r --arg configs "$CONFIGS" '
       | {host: (($x.host_before + $x.host_after + .host_after) / 3), ratio: (.median_ms / $x.median_ms)} ]
   | sort_by(.host) as $p | ($p | length) as $n | select($n > 0)
   | ($n / 2 | floor) as $h
-  | "| \($c) | \($n) | \($p[0].host | round)–\($p | map(.host) | med | round)–\($p[-1].host | round) | \($p[($n - $h):] | map(.ratio) | med | r2)× | \($p[:$h] | map(.ratio) | med | r2)× |"
+  | def rx: if . == null then "–" else r2 + "×" end;
+  "| \($c) | \($n) | \($p[0].host | round)–\($p | map(.host) | med | round)–\($p[-1].host | round) | \($p[($n - $h):] | map(.ratio) | med | rx) | \($p[:$h] | map(.ratio) | med | rx) |"
 ' "$OUT"
 }
 if [ ${#TABLE_ONLY[@]} -gt 0 ]; then
@@ -135,9 +137,9 @@ echo "# rounds $ROUNDS, configs: $CONFIGS, args: ${common[*]}; results: $OUT"
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-probe() {  # the host's two-core FMA rate now (GFLOP/s), or "null" without --probe
+probe() {  # the host's FMA rate now: {"gflops_total": …, "gflops_per_thread": […]} (hostpeak's RESULT), or null without --probe
   if [ -z "$PROBE" ]; then echo null; return; fi
-  "$UNROLL" hostpeak --threads "$THREADS" --ms 1000 | sed -n 's/^RESULT //p' | jq .gflops_total
+  "$UNROLL" hostpeak --threads "$THREADS" --ms 1000 | sed -n 's/^RESULT //p' | jq -c '{gflops_total, gflops_per_thread}'
 }
 LAST_PROBE=""
 
@@ -153,10 +155,11 @@ run_one() {  # impl round config cmd...
   echo "$res" | jq -c --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
     --argjson hb "$hb" --argjson ha "$ha" \
     '. + {impl: $impl, config: $cfg, round: ($round|tonumber), load_before: $lb, load_after: $la}
-       + (if $hb != null then {host_before: $hb, host_after: $ha} else {} end)' >> "$OUT"
+       + (if $hb != null then {host_before: $hb.gflops_total, host_after: $ha.gflops_total,
+                                host_before_threads: $hb.gflops_per_thread, host_after_threads: $ha.gflops_per_thread} else {} end)' >> "$OUT"
   echo "$res" | jq -r --arg impl "$impl" --arg round "$round" --arg lb "$before" --arg la "$after" --arg cfg "$cfg" \
     --argjson hb "$hb" --argjson ha "$ha" \
-    '"round \($round) \($cfg) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)\(if $hb != null then "   host \($hb) -> \($ha) GFLOP/s" else "" end)"'
+    '"round \($round) \($cfg) \($impl): median \(.median_ms*10|round/10) ms/iter, \((.tokens_per_s_median // .seqs_per_s_median)*10|round/10) \(if .tokens_per_s_median then "tokens" else "seqs" end)/s, peak RSS \(.peak_rss_mib) MiB   load \($lb) -> \($la)\(if $hb != null then "   host \($hb.gflops_total) -> \($ha.gflops_total) GFLOP/s (per thread \($hb.gflops_per_thread | map(tostring) | join("/")) -> \($ha.gflops_per_thread | map(tostring) | join("/")))" else "" end)"'
 }
 
 for r in $(seq 1 "$ROUNDS"); do
