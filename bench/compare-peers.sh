@@ -85,6 +85,7 @@ jq -s -r --arg configs "$CONFIGS" '
   | ($configs | split(" ") | map(select(length > 0)))[] as $c
   | ($all | map(select(.config == $c and .host_before != null))) as $rows
   | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round)
+      | select($x.host_after != null and .host_after != null)
       | {host: (($x.host_before + $x.host_after + .host_after) / 3), ratio: (.median_ms / $x.median_ms)} ]
   | sort_by(.host) as $p | ($p | length) as $n | select($n > 0)
   | ($n / 2 | floor) as $h
@@ -137,11 +138,18 @@ echo "# rounds $ROUNDS, configs: $CONFIGS, args: ${common[*]}; results: $OUT"
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-probe() {  # the host's FMA rate now: {"gflops_total": …, "gflops_per_thread": […]} (hostpeak's RESULT), or null without --probe
+probe() {  # the host's FMA rate now: {"gflops_total": …, "gflops_per_thread": […]} (hostpeak's RESULT), or null (no --probe, or it failed)
   if [ -z "$PROBE" ]; then echo null; return; fi
-  "$UNROLL" hostpeak --threads "$THREADS" --ms 1000 | sed -n 's/^RESULT //p' | jq -c '{gflops_total, gflops_per_thread}'
+  local r
+  r=$("$UNROLL" hostpeak --threads "$THREADS" --ms 1000 2>/dev/null | sed -n 's/^RESULT //p') || true
+  if [ -n "$r" ]; then echo "$r" | jq -c '{gflops_total, gflops_per_thread}'; else echo null; fi
 }
 LAST_PROBE=""
+if [ -n "$PROBE" ] && [ "$(probe)" = null ]; then
+  msg=$("$UNROLL" hostpeak --threads "$THREADS" --ms 10 2>&1 >/dev/null | head -1) || true
+  echo "compare-peers.sh: --probe: ${msg:-Unroll.Bench hostpeak printed no result}" >&2
+  exit 2
+fi
 
 run_one() {  # impl round config cmd...
   local impl=$1 round=$2 cfg=$3; shift 3
