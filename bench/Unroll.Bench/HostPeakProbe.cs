@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using Unroll.Kernels;
 
 namespace Unroll.Bench;
@@ -59,28 +58,20 @@ public static unsafe class HostPeakProbe
     private static double Spin(CountdownEvent ready, ManualResetEventSlim go, int ms)
     {
         int mr = Avx512Kernel<float>.MR, nr = Avx512Kernel<float>.NR;
-        float* a = (float*)NativeMemory.AlignedAlloc((nuint)(mr * Kc * 4), 64);
-        float* b = (float*)NativeMemory.AlignedAlloc((nuint)(nr * Kc * 4), 64);
-        float* c = (float*)NativeMemory.AlignedAlloc((nuint)(mr * nr * 4), 64);
-        try
+        using var panels = new KernelProbe.Panels(Kc);
+        float* a = panels.A, b = panels.B, c = panels.C;
+        var warm = Stopwatch.StartNew();
+        while (warm.ElapsedMilliseconds < 100) for (int r = 0; r < 100; r++) Avx512Kernel<float>.Run(Kc, a, b, nr, c, nr, 0f);
+        ready.Signal();
+        go.Wait();
+        long calls = 0;
+        var sw = Stopwatch.StartNew();
+        long limit = ms * Stopwatch.Frequency / 1000;
+        while (sw.ElapsedTicks < limit)
         {
-            for (int i = 0; i < mr * Kc; i++) a[i] = 0.001f * (i % 7);
-            for (int i = 0; i < nr * Kc; i++) b[i] = 0.001f * (i % 5);
-            for (int i = 0; i < mr * nr; i++) c[i] = 0;
-            var warm = Stopwatch.StartNew();
-            while (warm.ElapsedMilliseconds < 100) for (int r = 0; r < 100; r++) Avx512Kernel<float>.Run(Kc, a, b, nr, c, nr, 0f);
-            ready.Signal();
-            go.Wait();
-            long calls = 0;
-            var sw = Stopwatch.StartNew();
-            long limit = ms * Stopwatch.Frequency / 1000;
-            while (sw.ElapsedTicks < limit)
-            {
-                for (int r = 0; r < 100; r++) Avx512Kernel<float>.Run(Kc, a, b, nr, c, nr, 0f);
-                calls += 100;
-            }
-            return 2.0 * mr * nr * Kc * calls / sw.Elapsed.TotalSeconds / 1e9;
+            for (int r = 0; r < 100; r++) Avx512Kernel<float>.Run(Kc, a, b, nr, c, nr, 0f);
+            calls += 100;
         }
-        finally { NativeMemory.AlignedFree(a); NativeMemory.AlignedFree(b); NativeMemory.AlignedFree(c); }
+        return 2.0 * mr * nr * Kc * calls / sw.Elapsed.TotalSeconds / 1e9;
     }
 }

@@ -44,15 +44,7 @@ public static unsafe class KernelProbe
     {
         private const int Kc = 256;
         private readonly float* _a, _b, _c;
-        public PeakBackend()
-        {
-            int mr = Avx512Kernel<float>.MR, nr = Avx512Kernel<float>.NR;
-            _a = (float*)NativeMemory.AlignedAlloc((nuint)(mr * Kc * 4), 64);
-            _b = (float*)NativeMemory.AlignedAlloc((nuint)(nr * Kc * 4), 64);
-            _c = (float*)NativeMemory.AlignedAlloc((nuint)(mr * nr * 4), 64);
-            for (int i = 0; i < mr * Kc; i++) _a[i] = 0.001f * (i % 7);
-            for (int i = 0; i < nr * Kc; i++) _b[i] = 0.001f * (i % 5);
-        }
+        public PeakBackend() { var p = new Panels(Kc); _a = p.A; _b = p.B; _c = p.C; }   // kept for the life of the process
         public string Name => "kernel-peak";
         public void Gemm(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
                          ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -63,6 +55,31 @@ public static unsafe class KernelProbe
         }
         public void Gemm(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
                          ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc) => throw new NotSupportedException();
+    }
+
+    /// <summary>
+    /// Packed A (MR × kc) and B (kc × NR) panels of the AVX-512 float kernel, filled with small values, and its C tile
+    /// (MR × NR, zeroed): 64-byte aligned native memory, freed by <see cref="Dispose"/>.
+    /// </summary>
+    public readonly struct Panels : IDisposable
+    {
+        public readonly float* A, B, C;
+
+        public Panels(int kc)
+        {
+            int mr = Avx512Kernel<float>.MR, nr = Avx512Kernel<float>.NR;
+            A = (float*)NativeMemory.AlignedAlloc((nuint)(mr * kc * 4), 64);
+            B = (float*)NativeMemory.AlignedAlloc((nuint)(nr * kc * 4), 64);
+            C = (float*)NativeMemory.AlignedAlloc((nuint)(mr * nr * 4), 64);
+            for (int i = 0; i < mr * kc; i++) A[i] = 0.001f * (i % 7);
+            for (int i = 0; i < nr * kc; i++) B[i] = 0.001f * (i % 5);
+            for (int i = 0; i < mr * nr; i++) C[i] = 0;
+        }
+
+        public void Dispose()
+        {
+            NativeMemory.AlignedFree(A); NativeMemory.AlignedFree(B); NativeMemory.AlignedFree(C);
+        }
     }
 
     [StructLayout(LayoutKind.Sequential)] private struct Timespec { public long Sec, Nsec; }
