@@ -52,13 +52,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
-table() {  # the summary table of a results file
-echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp (median of rounds) | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB | PyTorch ms/iter | Unroll/PyTorch speed | PyTorch peak RSS MiB |"
-echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
-jq -s -r --arg configs "$CONFIGS" '
+# jq helpers of both tables: median (null for none), and numbers rounded to 1 or 2 decimals ("–" for null)
+JQ_DEFS='
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
   def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
+'
+table() {  # the summary table of a results file
+echo "| config | Unroll ms/iter | TorchSharp ms/iter | Unroll /s | TorchSharp /s | unit | Unroll/TorchSharp (median of rounds) | per-round ratios | Unroll peak RSS MiB | TorchSharp peak RSS MiB | PyTorch ms/iter | Unroll/PyTorch speed | PyTorch peak RSS MiB |"
+echo "|---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|"
+jq -s -r --arg configs "$CONFIGS" "$JQ_DEFS"'
   . as $all
   | ($configs | split(" ") | map(select(length > 0)))[] as $c
   | ($all | map(select(.config == $c))) as $rows
@@ -78,9 +81,7 @@ echo "Host speed (--probe; GFLOP/s of the microkernel on both cores at once, the
 echo
 echo "| config | rounds | host GFLOP/s (min–median–max) | Unroll/TorchSharp, faster-host half | Unroll/TorchSharp, slower-host half |"
 echo "|---|---:|---|---:|---:|"
-jq -s -r --arg configs "$CONFIGS" '
-  def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
-  def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
+jq -s -r --arg configs "$CONFIGS" "$JQ_DEFS"'
   . as $all
   | ($configs | split(" ") | map(select(length > 0)))[] as $c
   | ($all | map(select(.config == $c and .host_before != null))) as $rows
