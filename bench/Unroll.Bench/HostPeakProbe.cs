@@ -20,14 +20,16 @@ public static unsafe class HostPeakProbe
     public static int Run(string[] args)
     {
         int threads = 2, ms = 1000;
+        const string usage = "usage: hostpeak [--threads 2] [--ms 1000]";
         for (int i = 0; i < args.Length; i++)
         {
-            switch (args[i])
+            if (args[i] is not ("--threads" or "--ms")) { Console.Error.WriteLine($"hostpeak: unknown option {args[i]} ({usage})"); return 2; }
+            if (i + 1 >= args.Length || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v))
             {
-                case "--threads" when i + 1 < args.Length: threads = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--ms" when i + 1 < args.Length: ms = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                default: Console.Error.WriteLine($"hostpeak: unknown option {args[i]} (usage: hostpeak [--threads 2] [--ms 1000])"); return 2;
+                Console.Error.WriteLine($"hostpeak: {args[i]} needs an integer ({usage})");
+                return 2;
             }
+            if (args[i++] == "--threads") threads = v; else ms = v;
         }
         if (threads < 1 || ms < 10) { Console.Error.WriteLine("hostpeak: --threads ≥ 1 and --ms ≥ 10"); return 2; }
         if (!Avx512Kernel<float>.IsSupported) { Console.Error.WriteLine("hostpeak: no AVX-512 on this CPU"); return 2; }
