@@ -5,13 +5,18 @@
 #
 # usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
 #                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl] [--pytorch]
-#                               [--probe]
+#                               [--probe] [--gate GFLOPS [--gate-wait SECONDS]]
 #        --pytorch: also run the PyTorch peer (Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX, flush-denormal on ADD)
 #                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
 #        --probe:   before the first run and after every run, measure the host's FMA rate now (Unroll.Bench hostpeak:
 #                   the microkernel on both cores at once for 1 s) and record it with each run (host_before,
 #                   host_after, and per thread: host_before_threads, host_after_threads — one core is often slowed
 #                   alone); a second table then shows each config's ratio in the rounds on a faster and a slower host
+#        --gate G:  (implies --probe) before each config's pair of runs, wait until the host probe reaches G GFLOP/s
+#                   (re-probing every 5 s, at most --gate-wait seconds, default 300; then it runs anyway), so that
+#                   the pairs run on a host at full speed — the "idle machine" the issue asks for. A third table then
+#                   lists each config's ratio over the "clean" rounds: all three probes of the pair (before, between
+#                   and after its two runs) ≥ G. With --table-only, --gate G prints that table for earlier files.
 #        bench/compare-peers.sh --table-only results.jsonl [more.jsonl ...]
 #                   (re-print the table of earlier runs; the rounds of each further file are numbered after the
 #                   previous file's, so runs are paired only within their own invocation)
@@ -30,7 +35,7 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""
+OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""; GATE=""; GATE_WAIT=300
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -47,11 +52,15 @@ while [ $# -gt 0 ]; do
                   [ ${#TABLE_ONLY[@]} -gt 0 ] || { echo "compare-peers.sh: --table-only needs a results file" >&2; exit 2; } ;;
     --pytorch) PYTORCH=1; shift ;;
     --probe) PROBE=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --gate) GATE=$2; PROBE=1; shift 2 ;;
+    --gate-wait) GATE_WAIT=$2; shift 2 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
+if [ -n "$GATE" ] && ! [[ "$GATE" =~ ^[0-9]+([.][0-9]+)?$ ]]; then echo "compare-peers.sh: --gate needs a number of GFLOP/s, not '$GATE'" >&2; exit 2; fi
+if ! [[ "$GATE_WAIT" =~ ^[0-9]+$ ]]; then echo "compare-peers.sh: --gate-wait needs a whole number of seconds, not '$GATE_WAIT'" >&2; exit 2; fi
 # jq helpers of both tables: median (null for none), and numbers rounded to 1 or 2 decimals ("–" for null)
 JQ_DEFS='
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
@@ -92,6 +101,21 @@ jq -s -r --arg configs "$CONFIGS" "$JQ_DEFS"'
   | ($n / 2 | floor) as $h
   | def rx: if . == null then "–" else r2 + "×" end;
   "| \($c) | \($n) | \($p[0].host | round)–\($p | map(.host) | med | round)–\($p[-1].host | round) | \($p[($n - $h):] | map(.ratio) | med | rx) | \($p[:$h] | map(.ratio) | med | rx) |"
+' "$OUT"
+[ -n "$GATE" ] || return 0
+echo
+echo "Clean rounds (--gate $GATE): the pairs whose three probes (before, between and after the two runs) were all ≥ $GATE GFLOP/s — the host at full speed:"
+echo
+echo "| config | clean rounds | of all probed | Unroll ms/iter | TorchSharp ms/iter | Unroll/TorchSharp (median of clean rounds) | per-round ratios |"
+echo "|---|---:|---:|---:|---:|---:|---|"
+jq -s -r --arg configs "$CONFIGS" --argjson g "$GATE" "$JQ_DEFS"'
+  . as $all
+  | ($configs | split(" ") | map(select(length > 0)))[] as $c
+  | ($all | map(select(.config == $c and .host_before != null))) as $rows
+  | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round)
+      | {clean: ([$x.host_before, $x.host_after, .host_after] | all(. != null and . >= $g)), u: $x.median_ms, t: .median_ms} ] as $all_pairs
+  | ($all_pairs | map(select(.clean))) as $p
+  | "| \($c) | \($p | length) | \($all_pairs | length) | \($p | map(.u) | med | r1) | \($p | map(.t) | med | r1) | \($p | map(.t / .u) | med | if . == null then "–" else "**" + r2 + "×**" end) | \($p | map(.t / .u | r2) | join(", ")) |"
 ' "$OUT"
 }
 if [ ${#TABLE_ONLY[@]} -gt 0 ]; then
@@ -152,6 +176,21 @@ if [ -n "$PROBE" ] && [ "$(probe)" = null ]; then
   exit 2
 fi
 
+gate() {  # with --gate: wait (re-probing) until the host reaches $GATE GFLOP/s or $GATE_WAIT s have passed; leaves the last probe in LAST_PROBE
+  [ -n "$GATE" ] || return 0
+  local start=$SECONDS p
+  p=${LAST_PROBE:-$(probe)}
+  while ! echo "$p" | jq -e --argjson g "$GATE" '. != null and .gflops_total >= $g' >/dev/null; do
+    if [ $((SECONDS - start)) -ge "$GATE_WAIT" ]; then
+      echo "# gate: host at $(echo "$p" | jq -r '.gflops_total // "?"') GFLOP/s after ${GATE_WAIT} s of waiting; running anyway"
+      break
+    fi
+    sleep 5; p=$(probe)
+  done
+  [ $((SECONDS - start)) -gt 0 ] && echo "# gate: waited $((SECONDS - start)) s for the host to reach $GATE GFLOP/s (now $(echo "$p" | jq -r '.gflops_total // "?"'))"
+  LAST_PROBE=$p
+}
+
 run_one() {  # impl round config cmd...
   local impl=$1 round=$2 cfg=$3; shift 3
   local before after log res hb ha
@@ -175,6 +214,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for c in $CONFIGS; do
     peerx=()
     case "$c" in ADD-*) peerx=(--flush-denormal 1) ;; esac
+    gate
     run_one unroll "$r" "$c" "$UNROLL" train --config "$c" "${common[@]}" --tag "round$r"
     run_one torchsharp "$r" "$c" "$PEER" --config "$c" "${common[@]}" "${peerx[@]}" --idle-wait 0 --tag "round$r"
     if [ -n "$PYTORCH" ]; then
