@@ -41,7 +41,10 @@ public static class TrainBench
         "  --warmup-seconds (≤ 500 updates) so the JIT's tiered compilation is done before timing.\n" +
         "  --profile: also time every phase of an update (embedding, each layer, dropout, output GEMM, softmax-CE, ...)\n" +
         "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)\n" +
-        "  --reference-cells: the recurrent layers run the reference step kernels (TensorPrimitives) instead of the fused SIMD ones";
+        "  --reference-cells: the recurrent layers run the reference step kernels (TensorPrimitives) instead of the fused SIMD ones\n" +
+        "  --ab sweepnext|sweep|depthsplit|singleblock|biasregs: updates alternate (ABBA) between the default and the named\n" +
+        "    library switch turned off, in one process (one model);\n" +
+        "    prints both medians and the median per-pair ratio off/default";
 
     public static int Run(string[] args)
     {
@@ -49,6 +52,7 @@ public static class TrainBench
         int threads = 2, iters = -1, warmup = -1, bptt = -1, length = 200, batch = -1, streamTokens = 100_000;
         ulong seed = 0;
         bool profile = false, cpuClock = false, referenceCells = false;
+        string ab = "";
         double warmupSeconds = 2;
         try
         {
@@ -72,12 +76,14 @@ public static class TrainBench
                     case "--profile-cpu": profile = true; cpuClock = true; break;
                     case "--tag": tag = Next(); break;
                     case "--reference-cells": referenceCells = true; break;
+                    case "--ab": ab = Next(); break;
                     case "-h" or "--help": Console.WriteLine(Usage); return 0;
                     default: throw new ArgumentException($"unknown option {args[i]}");
                 }
             }
             if (config is not ("C1" or "C2" or "C3" or "C4" or "ADD-RNN" or "ADD-LSTM")) throw new ArgumentException($"unknown --config {config}");
             if (threads < 1) throw new ArgumentException("--threads must be ≥ 1");
+            if (ab.Length > 0 && !AbSwitches.ContainsKey(ab)) throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)})");
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -95,6 +101,7 @@ public static class TrainBench
             ? new LmWorkload(config, batch > 0 ? batch : 20, bptt > 0 ? bptt : 35, streamTokens, seed, profile ? new PhaseTimer(cpuClock) : null)
             : new AddingWorkload(config, batch > 0 ? batch : 64, length, seed);
         foreach (var l in w.Recurrent) ((TimeRecurrentBase<float>)l).UseReferenceKernels = referenceCells;
+        if (ab.Length > 0) return RunAb(w, ab, warmup, iters, config);
 
         // Warm-up: the peers' iteration count, and at least --warmup-seconds of updates (at most 500), so that the JIT's
         // tiered compilation (call counting, then optimised code compiled in the background) is finished before
@@ -166,6 +173,62 @@ public static class TrainBench
         Console.WriteLine($"unroll {config} threads={threads} gemm={Gemm.Backend.Name}: median {med * 1e3:F1} ms/iter, {w.ItemsPerIter / med:F1} {unit}/s, " +
                           $"peak RSS {rssMiB:F0} MiB, alloc {(double)allocThread / iters:F0} B/iter (all threads {(double)allocTotal / iters:F0}), " +
                           $"loss {loss:F4}, own cores {ownCores:F2}, load {loadBefore} -> {loadAfter}");
+        return 0;
+    }
+
+    /// <summary>
+    /// Switches of the library that <c>--ab NAME</c> flips between updates: (turn it off, restore the default). Each is
+    /// read at every product, so flipping it between two updates of one model is exact (the same switches as the
+    /// environment variables of the same names, for A/B runs in one process instead of alternating processes).
+    /// </summary>
+    private static readonly Dictionary<string, (Action Off, Action On)> AbSwitches = new()
+    {
+        // UNROLL_GEMM_SWEEP_NEXT: the step products' fetch of the next W_h panel
+        ["sweepnext"] = (() => GemmTuning.SweepFetchNext = false, () => GemmTuning.SweepFetchNext = true),
+        // UNROLL_GEMM_SWEEP_ROWS=0: the step products run as ordinary blocked products instead of panel by panel
+        ["sweep"] = Swap(() => GemmTuning.SweepMaxRows, v => GemmTuning.SweepMaxRows = v, 0),
+        // UNROLL_GEMM_DEPTH_SPLIT=0: deep products split C between the cores instead of the depth
+        ["depthsplit"] = (() => ManagedGemm.DepthSplit = false, () => ManagedGemm.DepthSplit = true),
+        // UNROLL_GEMM_SINGLE_BLOCK_K=0: K ≤ 768 products use equal depth blocks of ≈ KC instead of one
+        ["singleblock"] = Swap(() => GemmTuning.SingleBlockMaxK, v => GemmTuning.SingleBlockMaxK = v, 0),
+        // UNROLL_GEMM_BIAS_REGS=0: the bias of a product starts in a padded tile row instead of the registers
+        ["biasregs"] = (() => GemmTuning.BiasInRegisters = false, () => GemmTuning.BiasInRegisters = true),
+    };
+
+    private static (Action Off, Action On) Swap(Func<int> get, Action<int> set, int offValue)
+    {
+        int dflt = get();
+        return (() => set(offValue), () => set(dflt));
+    }
+
+    /// <summary>
+    /// <c>--ab NAME</c>: one model, updates alternating between the library's default and the switch NAME turned off,
+    /// in the order ABBA (so that drift within a pair cancels); prints each side's median and the median of the per-pair
+    /// ratios off/on (&gt; 1: the default is faster). Same process, same model, same moments of the host.
+    /// </summary>
+    private static int RunAb(IWorkload w, string name, int warmup, int iters, string config)
+    {
+        var (off, on) = AbSwitches[name];
+        for (int i = 0; i < Math.Max(warmup, 5); i++) { off(); w.Step(); on(); w.Step(); }
+        var tOn = new double[iters]; var tOff = new double[iters];
+        for (int i = 0; i < iters; i++)
+        {
+            bool onFirst = i % 2 == 0;
+            for (int j = 0; j < 2; j++)
+            {
+                bool isOn = (j == 0) == onFirst;
+                if (isOn) on(); else off();
+                long t0 = Stopwatch.GetTimestamp();
+                w.Step();
+                (isOn ? tOn : tOff)[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+            }
+        }
+        on();
+        static double Med(IEnumerable<double> x) { var s = x.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]); }
+        var ratios = tOff.Zip(tOn, (a, b) => a / b).Order().ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ab {name} {config}: default {Med(tOn):F1} ms, {name} off {Med(tOff):F1} ms; per-pair off/default median {Med(ratios):F3} " +
+            $"(quartiles {ratios[ratios.Length / 4]:F3}–{ratios[3 * ratios.Length / 4]:F3}), {iters} pairs, load {LoadAverage()}"));
         return 0;
     }
 
