@@ -43,7 +43,8 @@ public static class TrainBench
         "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)\n" +
         "  --reference-cells: the recurrent layers run the reference step kernels (TensorPrimitives) instead of the fused SIMD ones\n" +
         "  --ab sweepnext|sweep|depthsplit|singleblock|biasregs: updates alternate (ABBA) between the default and the named\n" +
-        "    library switch turned off, in one process (one model);\n" +
+        "    library switch turned off, in one process (one model); or --ab KEY=VALUE (kc, ablock, bpanel, singlek, singlerows,\n" +
+        "    packahead): that GEMM blocking value instead of the default on the \"off\" updates;\n" +
         "    prints both medians and the median per-pair ratio off/default";
 
     public static int Run(string[] args)
@@ -83,7 +84,8 @@ public static class TrainBench
             }
             if (config is not ("C1" or "C2" or "C3" or "C4" or "ADD-RNN" or "ADD-LSTM")) throw new ArgumentException($"unknown --config {config}");
             if (threads < 1) throw new ArgumentException("--threads must be ≥ 1");
-            if (ab.Length > 0 && !AbSwitches.ContainsKey(ab)) throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)})");
+            if (ab.Length > 0 && AbSwitch(ab) is null)
+                throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)}, or KEY=VALUE with KEY one of {string.Join(", ", AbTunables.Keys)})");
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -201,6 +203,28 @@ public static class TrainBench
         return (() => set(offValue), () => set(dflt));
     }
 
+    /// <summary>GEMM blocking values that <c>--ab KEY=VALUE</c> sets on the "off" updates (the default on the others).</summary>
+    private static readonly Dictionary<string, (Func<int> Get, Action<int> Set)> AbTunables = new()
+    {
+        ["kc"] = (() => GemmTuning.KC, v => GemmTuning.KC = v),                              // depth of a packed block
+        ["ablock"] = (() => GemmTuning.ABlockBytes, v => GemmTuning.ABlockBytes = v),        // bytes of a packed A block
+        ["bpanel"] = (() => GemmTuning.BPanelBytes, v => GemmTuning.BPanelBytes = v),        // bytes of a packed B panel
+        ["singlek"] = (() => GemmTuning.SingleBlockMaxK, v => GemmTuning.SingleBlockMaxK = v), // one depth block up to this K
+        ["singlerows"] = (() => GemmTuning.SingleBlockMinRows, v => GemmTuning.SingleBlockMinRows = v),
+        ["packahead"] = (() => GemmTuning.PackAheadRows, v => GemmTuning.PackAheadRows = v),
+    };
+
+    /// <summary>A named switch, or KEY=VALUE for <see cref="AbTunables"/>; null when neither.</summary>
+    private static (Action Off, Action On)? AbSwitch(string name)
+    {
+        if (AbSwitches.TryGetValue(name, out var sw)) return sw;
+        int eq = name.IndexOf('=');
+        if (eq > 0 && AbTunables.TryGetValue(name[..eq], out var t)
+            && int.TryParse(name[(eq + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v > 0)
+            return Swap(t.Get, t.Set, v);
+        return null;
+    }
+
     /// <summary>
     /// <c>--ab NAME</c>: one model, updates alternating between the library's default and the switch NAME turned off,
     /// in the order ABBA (so that drift within a pair cancels); prints each side's median and the median of the per-pair
@@ -208,7 +232,7 @@ public static class TrainBench
     /// </summary>
     private static int RunAb(IWorkload w, string name, int warmup, int iters, string config)
     {
-        var (off, on) = AbSwitches[name];
+        var (off, on) = AbSwitch(name)!.Value;
         for (int i = 0; i < Math.Max(warmup, 5); i++) { off(); w.Step(); on(); w.Step(); }
         var tOn = new double[iters]; var tOff = new double[iters];
         for (int i = 0; i < iters; i++)
