@@ -43,8 +43,8 @@ public static class TrainBench
         "  --profile-cpu: the same by the calling thread's CPU time (use with --threads 1 on a busy machine)\n" +
         "  --reference-cells: the recurrent layers run the reference step kernels (TensorPrimitives) instead of the fused SIMD ones\n" +
         "  --ab sweepnext|sweep|depthsplit|singleblock|biasregs: updates alternate (ABBA) between the default and the named\n" +
-        "    library switch turned off, in one process (one model); or --ab KEY=VALUE (kc, ablock, bpanel, singlek, singlerows,\n" +
-        "    packahead): that GEMM blocking value instead of the default on the \"off\" updates;\n" +
+        "    library switch turned off, in one process (one model); or --ab KEY=VALUE[,KEY=VALUE] (kc, ablock, bpanel, singlek,\n" +
+        "    singlerows, packahead): those GEMM blocking values instead of the default on the \"off\" updates;\n" +
         "    prints both medians and the median per-pair ratio off/default";
 
     public static int Run(string[] args)
@@ -85,7 +85,7 @@ public static class TrainBench
             if (config is not ("C1" or "C2" or "C3" or "C4" or "ADD-RNN" or "ADD-LSTM")) throw new ArgumentException($"unknown --config {config}");
             if (threads < 1) throw new ArgumentException("--threads must be ≥ 1");
             if (ab.Length > 0 && AbSwitch(ab) is null)
-                throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)}, or KEY=VALUE with KEY one of {string.Join(", ", AbTunables.Keys)})");
+                throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)}, or KEY=VALUE[,KEY=VALUE] with KEY one of {string.Join(", ", AbTunables.Keys)})");
         }
         catch (Exception e) when (e is ArgumentException or FormatException or OverflowException)
         {
@@ -214,15 +214,21 @@ public static class TrainBench
         ["packahead"] = (() => GemmTuning.PackAheadRows, v => GemmTuning.PackAheadRows = v),
     };
 
-    /// <summary>A named switch, or KEY=VALUE for <see cref="AbTunables"/>; null when neither.</summary>
+    /// <summary>A named switch, or KEY=VALUE[,KEY=VALUE…] for <see cref="AbTunables"/>; null when neither.</summary>
     private static (Action Off, Action On)? AbSwitch(string name)
     {
         if (AbSwitches.TryGetValue(name, out var sw)) return sw;
-        int eq = name.IndexOf('=');
-        if (eq > 0 && AbTunables.TryGetValue(name[..eq], out var t)
-            && int.TryParse(name[(eq + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v > 0)
-            return Swap(t.Get, t.Set, v);
-        return null;
+        Action off = () => { }, on = () => { };
+        foreach (var item in name.Split(','))
+        {
+            int eq = item.IndexOf('=');
+            if (eq <= 0 || !AbTunables.TryGetValue(item[..eq], out var t)
+                || !int.TryParse(item[(eq + 1)..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) || v <= 0)
+                return null;
+            var (o, n) = Swap(t.Get, t.Set, v);
+            off += o; on += n;
+        }
+        return (off, on);
     }
 
     /// <summary>
