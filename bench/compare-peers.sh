@@ -5,7 +5,10 @@
 #
 # usage: bench/compare-peers.sh [--rounds 3] [--configs "C1 C2 C4 ADD-RNN ADD-LSTM"] [--threads 2]
 #                               [--iters N] [--warmup N] [--bptt T] [--peer PATH] [--out results.jsonl] [--pytorch]
-#                               [--probe] [--gate GFLOPS [--gate-wait SECONDS]]
+#                               [--probe] [--gate GFLOPS [--gate-wait SECONDS]] [--build-peer [DIR]]
+#        --build-peer: copy $PEERS_DIR/torchsharp (default ../shared/peers, which may be read-only) to DIR (default
+#                   /tmp/unroll-torchsharp-peer), build it there (dotnet build -c Release: restores ~1 GB of NuGet
+#                   packages the first time) unless its tsbench is already built, and run that peer
 #        --pytorch: also run the PyTorch peer (Debian python3-torch, OPENBLAS_CORETYPE=SkylakeX, flush-denormal on ADD)
 #                   from a scratch copy of ../shared/peers/pytorch, after TorchSharp in every round
 #        --probe:   before the first run and after every run, measure the host's FMA rate now (Unroll.Bench hostpeak:
@@ -35,7 +38,7 @@ ROUNDS=3
 CONFIGS="C1 C2 C4 ADD-RNN ADD-LSTM"
 THREADS=2
 ITERS=""; WARMUP=""; BPTT=""
-OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""; GATE=""; GATE_WAIT=300
+OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""; GATE=""; GATE_WAIT=300; BUILD_PEER=""
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,7 +57,9 @@ while [ $# -gt 0 ]; do
     --probe) PROBE=1; shift ;;
     --gate) GATE=$2; PROBE=1; shift 2 ;;
     --gate-wait) GATE_WAIT=$2; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    --build-peer) BUILD_PEER=/tmp/unroll-torchsharp-peer; shift
+                  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then BUILD_PEER=$1; shift; fi ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "compare-peers.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -128,13 +133,23 @@ if [ ${#TABLE_ONLY[@]} -gt 0 ]; then
   done
   CONFIGS=$(jq -r .config "$OUT" | awk '!s[$0]++' | tr "\n" " "); table; exit 0
 fi
+if [ -n "$BUILD_PEER" ]; then
+  PEER="$BUILD_PEER/bin/Release/net10.0/linux-x64/tsbench"
+  if [ ! -x "$PEER" ]; then
+    [ -f "$PEERS_DIR/torchsharp/TorchSharpBench.csproj" ] || { echo "compare-peers.sh: --build-peer needs $PEERS_DIR/torchsharp (set PEERS_DIR)" >&2; exit 2; }
+    echo "# building the TorchSharp peer in $BUILD_PEER (a copy of $PEERS_DIR/torchsharp)"
+    mkdir -p "$BUILD_PEER" && cp -r "$PEERS_DIR/torchsharp/." "$BUILD_PEER/"
+    blog=$(cd "$BUILD_PEER" && dotnet build -c Release -nologo 2>&1) || {
+      echo "compare-peers.sh: building the TorchSharp peer in $BUILD_PEER failed:" >&2; echo "$blog" | tail -5 >&2; exit 2; }
+  fi
+fi
 if [ ! -x "$PEER" ]; then
   cat >&2 <<EOF
 compare-peers.sh: the TorchSharp peer binary was not found at
   $PEER
 Build it from a scratch copy of the peers (the shared folder may be read-only; ~1 GB of NuGet packages):
   cp -r /work/shared/peers/torchsharp /tmp/torchsharp-peer && cd /tmp/torchsharp-peer && dotnet build -c Release
-then pass --peer /tmp/torchsharp-peer/bin/Release/net10.0/linux-x64/tsbench (or set TSBENCH).
+then pass --peer /tmp/torchsharp-peer/bin/Release/net10.0/linux-x64/tsbench (or set TSBENCH), or let --build-peer do it.
 EOF
   exit 2
 fi
