@@ -84,6 +84,7 @@ public static class TrainBench
             }
             if (config is not ("C1" or "C2" or "C3" or "C4" or "ADD-RNN" or "ADD-LSTM")) throw new ArgumentException($"unknown --config {config}");
             if (threads < 1) throw new ArgumentException("--threads must be ≥ 1");
+            if (ab.Length > 0 && profile) throw new ArgumentException("--ab and --profile cannot be combined (--ab times whole updates)");
             if (ab.Length > 0 && AbSwitch(ab) is null)
                 throw new ArgumentException($"--ab {ab}: unknown switch (known: {string.Join(", ", AbSwitches.Keys)}, or KEY=VALUE[,KEY=VALUE] with KEY one of {string.Join(", ", AbTunables.Keys)})");
         }
