@@ -66,7 +66,7 @@ public static unsafe class CellBench
         return (Median(ta), Median(tb));
     }
 
-    private static double Median(double[] v) { var s = v.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]); }
+    private static double Median(double[] v) => Stats.Median(v);
 
     private static float[] Rand(Rng rng, int n, double scale) { var x = new float[n]; for (int i = 0; i < n; i++) x[i] = (float)(rng.NextGaussian() * scale); return x; }
 

@@ -357,7 +357,7 @@ public static class GemmBench
     }
 
     private static string F(double x) => double.IsNaN(x) ? "n/a" : x.ToString("0.0", CultureInfo.InvariantCulture);
-    private static double Median(List<double> x) { var s = x.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
+    private static double Median(List<double> x) => Stats.Median(x);
 
     private static float[] Rand(Unroll.Tensors.Rng rng, int n)
     {

@@ -136,7 +136,7 @@ public static class TrainBench
         string loadAfter = LoadAverage();
 
         var sorted = times.Order().ToArray();
-        double med = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
+        double med = Stats.Median(sorted);
         double sum = times.Sum();
         string unit = w.Unit;
         double rssMiB = StatusKiB("VmHWM") / 1024.0;
@@ -255,10 +255,9 @@ public static class TrainBench
             }
         }
         on();
-        static double Med(IEnumerable<double> x) { var s = x.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]); }
         var ratios = tOff.Zip(tOn, (a, b) => a / b).Order().ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ab {name} {config}: default {Med(tOn):F1} ms, {name} off {Med(tOff):F1} ms; per-pair off/default median {Med(ratios):F3} " +
+            $"ab {name} {config}: default {Stats.Median(tOn):F1} ms, {name} off {Stats.Median(tOff):F1} ms; per-pair off/default median {Stats.Median(ratios):F3} " +
             $"(quartiles {ratios[ratios.Length / 4]:F3}–{ratios[3 * ratios.Length / 4]:F3}), {iters} pairs, load {LoadAverage()}"));
         return 0;
     }

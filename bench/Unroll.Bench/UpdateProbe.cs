@@ -105,7 +105,7 @@ public static class UpdateProbe
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name,-16} previous min {t.a.Min(),7:F2} median {ma,7:F2} ms | now min {t.b.Min(),7:F2} median {mb,7:F2} ms | previous/now {ma / mb,5:F2}x"));
         }
-        static double Median(double[] v) { var s = v.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[s.Length / 2 - 1] + s[s.Length / 2]); }
+        static double Median(double[] v) => Stats.Median(v);
     }
 
     // ---- the previous forms (as before issue 6) ----
