@@ -66,8 +66,10 @@ done
 command -v jq >/dev/null || { echo "compare-peers.sh: needs jq" >&2; exit 2; }
 if [ -n "$GATE" ] && ! [[ "$GATE" =~ ^[0-9]+([.][0-9]+)?$ ]]; then echo "compare-peers.sh: --gate needs a number of GFLOP/s, not '$GATE'" >&2; exit 2; fi
 if ! [[ "$GATE_WAIT" =~ ^[0-9]+$ ]]; then echo "compare-peers.sh: --gate-wait needs a whole number of seconds, not '$GATE_WAIT'" >&2; exit 2; fi
-# jq helpers of both tables: median (null for none), and numbers rounded to 1 or 2 decimals ("–" for null)
+# jq helpers of the tables: median (null for none), numbers rounded to 1 or 2 decimals ("–" for null), and the
+# Unroll/TorchSharp pairs of a config's rows (the two runs of the same round: {u, t})
 JQ_DEFS='
+  def pairs: . as $rows | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round) | {u: $x, t: .} ];
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   def r1: if . == null then "–" else (. * 10 | round / 10 | tostring) end;
   def r2: if . == null then "–" else (. * 100 | round / 100 | tostring) end;
@@ -84,7 +86,7 @@ jq -s -r --arg configs "$CONFIGS" "$JQ_DEFS"'
   | ($rows | map(select(.impl == "pytorch"))) as $y
   | ($y | map(.median_ms) | med) as $ym
   | ($u | map(.median_ms) | med) as $um | ($p | map(.median_ms) | med) as $pm
-  | ([$u[] as $x | $p[] | select(.round == $x.round) | .median_ms / $x.median_ms]) as $pairs
+  | ($rows | pairs | map(.t.median_ms / .u.median_ms)) as $pairs
   | ($pairs | map(r2) | join(", ")) as $rr
   | (if ($c | startswith("ADD")) then "seqs/s" else "tokens/s" end) as $unit
   | "| \($c) | \($um|r1) | \($pm|r1) | \(if $um then ($u[0].tokens_per_s_median // $u[0].seqs_per_s_median | . as $x | ($x * $u[0].median_ms / $um) | r1) else "–" end) | \(if $pm then ($p[0].tokens_per_s_median // $p[0].seqs_per_s_median | . as $x | ($x * $p[0].median_ms / $pm) | r1) else "–" end) | \($unit) | **\(if ($pairs | length) > 0 then ($pairs | med | r2) else "–" end)×** | \($rr) | \($u | map(.peak_rss_mib) | max | r1) | \($p | map(.peak_rss_mib) | max | r1) | \($ym|r1) | \(if $um and $ym then ($ym / $um | r2 | . + "×") else "–" end) | \($y | map(.peak_rss_mib) | max | r1) |"
@@ -99,9 +101,8 @@ jq -s -r --arg configs "$CONFIGS" "$JQ_DEFS"'
   . as $all
   | ($configs | split(" ") | map(select(length > 0)))[] as $c
   | ($all | map(select(.config == $c and .host_before != null))) as $rows
-  | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round)
-      | select($x.host_after != null and .host_after != null)
-      | {host: (($x.host_before + $x.host_after + .host_after) / 3), ratio: (.median_ms / $x.median_ms)} ]
+  | [ $rows | pairs[] | select(.u.host_after != null and .t.host_after != null)
+      | {host: ((.u.host_before + .u.host_after + .t.host_after) / 3), ratio: (.t.median_ms / .u.median_ms)} ]
   | sort_by(.host) as $p | ($p | length) as $n | select($n > 0)
   | ($n / 2 | floor) as $h
   | def rx: if . == null then "–" else r2 + "×" end;
@@ -117,8 +118,7 @@ jq -s -r --arg configs "$CONFIGS" --argjson g "$GATE" "$JQ_DEFS"'
   . as $all
   | ($configs | split(" ") | map(select(length > 0)))[] as $c
   | ($all | map(select(.config == $c and .host_before != null))) as $rows
-  | [ $rows[] | select(.impl == "unroll") as $x | $rows[] | select(.impl == "torchsharp" and .round == $x.round)
-      | {clean: ([$x.host_before, $x.host_after, .host_after] | all(. != null and . >= $g)), u: $x.median_ms, t: .median_ms} ] as $all_pairs
+  | [ $rows | pairs[] | {clean: ([.u.host_before, .u.host_after, .t.host_after] | all(. != null and . >= $g)), u: .u.median_ms, t: .t.median_ms} ] as $all_pairs
   | ($all_pairs | map(select(.clean))) as $p
   | "| \($c) | \($p | length) | \($all_pairs | length) | \($p | map(.u) | med | r1) | \($p | map(.t) | med | r1) | \($p | map(.t / .u) | med | if . == null then "–" else "**" + r2 + "×**" end) | \($p | map(.t / .u | r2) | join(", ")) |"
 ' "$OUT"
