@@ -41,6 +41,10 @@ ITERS=""; WARMUP=""; BPTT=""
 OUT=""; TABLE_ONLY=(); PYTORCH=""; PROBE=""; GATE=""; GATE_WAIT=300; BUILD_PEER=""
 PEERS_DIR=${PEERS_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/peers}
 while [ $# -gt 0 ]; do
+  case "$1" in   # every option that takes a value needs one: one line on stderr and exit 2, not bash's "unbound variable"
+    --rounds|--configs|--threads|--iters|--warmup|--bptt|--peer|--out|--gate|--gate-wait)
+      [ $# -ge 2 ] || { echo "compare-peers.sh: $1 needs a value (see --help)" >&2; exit 2; } ;;
+  esac
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --configs) CONFIGS=$2; shift 2 ;;
